@@ -1,0 +1,1 @@
+"""Experiment configs (YAML), shipped inside the package as mcdenoise.configs."""

@@ -1,0 +1,1 @@
+"""Blender-side rendering of training data and samples (imports bpy lazily, only here)."""
