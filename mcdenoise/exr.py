@@ -274,7 +274,12 @@ def write_exr(path: str | os.PathLike, image: ExrImage, compression: str | None 
     else:
         exr_file = OpenEXR.File(exr_parts[0].header, {
             name: channel for name, channel in exr_parts[0].channels.items()})
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if path.is_dir():
+        raise ExrError(path, "is a directory")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ExrError(path, f"cannot be written ({exc.strerror})") from None
     os.close(handle)
     try:
         with _native_output() as messages:
@@ -285,7 +290,10 @@ def write_exr(path: str | os.PathLike, image: ExrImage, compression: str | None 
                 failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if failure is not None:
             raise ExrError(path, _library_reason(messages, f"cannot be written ({failure})"))
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise ExrError(path, f"cannot be written ({exc.strerror})") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

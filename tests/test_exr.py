@@ -171,10 +171,14 @@ def test_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path, rng, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.exr", "out.exr"]
 
 
-def test_write_into_missing_folder_is_a_clear_error(tmp_path, rng):
+def test_write_into_missing_folder_or_onto_a_directory_is_a_clear_error(tmp_path, rng):
     image = read_exr(write_raw(tmp_path / "in.exr", _image(rng)))
     with pytest.raises(ExrError, match="does not exist"):
         write_exr(tmp_path / "nope" / "out.exr", image)
+    (tmp_path / "taken.exr").mkdir()
+    with pytest.raises(ExrError, match="is a directory"):
+        write_exr(tmp_path / "taken.exr", image)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.exr", "taken.exr"]
 
 
 # --- the alias table --------------------------------------------------------------------------
