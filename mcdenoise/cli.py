@@ -94,3 +94,107 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
         click.echo(json.dumps(reports, indent=2))
     if failed:
         sys.exit(1)
+
+
+def _flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Explicit train flags as nested config overrides (flags left out are None)."""
+    table = {
+        "data": "data.path", "val_data": "data.val_path", "batch_size": "data.batch_size",
+        "crop": "data.crop", "target": "data.target", "noise": "data.noise",
+        "target_noise": "data.target_noise", "val_noise": "data.val_noise",
+        "workers": "data.workers", "steps": "train.steps", "lr": "train.lr",
+        "lr_step": "train.lr_step", "lr_gamma": "train.lr_gamma", "loss": "loss.name",
+        "device": "train.device", "out": "train.out", "name": "train.name",
+        "seed": "train.seed", "init_from": "train.init_from",
+    }
+    nested: dict[str, dict[str, Any]] = {}
+    for option, key in table.items():
+        if options.get(option) is not None:
+            section, name = key.split(".")
+            nested.setdefault(section, {})[name] = options[option]
+    if options.get("noise") is not None:
+        nested.setdefault("data", {})["kind"] = "images"
+    features = "none" if options.get("no_features") else options.get("features")
+    if features is not None:
+        nested.setdefault("input", {})["features"] = [] if features == "none" else features
+    return nested
+
+
+def resolve_train_config(options: dict[str, Any]):
+    """defaults < --config < presets (--hdr) < explicit flags < --set."""
+    from mcdenoise.config import Config, apply_hdr_preset, load_config, merge, set_value
+
+    config = load_config(options["config"]) if options.get("config") else Config()
+    if options.get("hdr") is not None:
+        apply_hdr_preset(config, options["hdr"])
+    merge(config, _flag_overrides(options), "command line")
+    for assignment in options.get("sets") or ():
+        set_value(config, assignment)
+    return config
+
+
+@main.command()
+@click.option("--config", metavar="NAME|FILE", help="A shipped config name or a YAML file.")
+@click.option("--hdr/--no-hdr", default=None,
+              help="Preset: relative L2 loss on linear HDR with a tonemapped input (N2N §3.3); "
+                   "--no-hdr: L2 on the raw input.")
+@click.option("--features", is_flag=False, flag_value="albedo,normal,depth", default=None,
+              metavar="[LIST]", help="Feature buffers fed to the network: bare = albedo,normal,"
+                                     "depth; or e.g. albedo,normal; or none.")
+@click.option("--no-features", is_flag=True, default=None, help="Color only.")
+@click.option("--data", type=click.Path(), help="Training data folder.")
+@click.option("--val-data", type=click.Path(), help="Validation data folder.")
+@click.option("--target", type=click.Choice(["noisy", "clean", "both"]),
+              help="Monte Carlo targets: another seed (Noise2Noise), the reference, or both.")
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--crop", type=click.IntRange(min=8), help="Training crop size in pixels.")
+@click.option("--steps", type=click.IntRange(min=1))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
+@click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
+@click.option("--loss", type=click.Choice(["hdr", "l2", "l1", "smape", "l0"]))
+@click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "
+                                              "e.g. gaussian,0,50 (implies LDR images).")
+@click.option("--target-noise", metavar="SPEC", help="Target noise; 'clean' = clean targets.")
+@click.option("--val-noise", metavar="SPEC", help="Fixed validation noise, e.g. gaussian,25.")
+@click.option("--workers", type=click.IntRange(min=0), help="Data loader processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.option("--seed", type=int)
+@click.option("--out", type=click.Path(), help="Folder holding the numbered run folders.")
+@click.option("--name", help="Run name (the folder is NNNNN-NAME).")
+@click.option("--init-from", type=click.Path(), metavar="MODEL",
+              help="Start from these weights (fine-tuning).")
+@click.option("--resume", type=click.Path(), metavar="RUN_DIR",
+              help="Continue a run exactly where its last checkpoint left it.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set train.lr_step=20000.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+def train(**options: Any) -> None:
+    """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
+    from mcdenoise.config import Config, merge
+
+    resume = options.pop("resume")
+    if resume is not None:
+        given = [k for k, v in options.items() if v not in (None, False, ()) and k != "dry_run"]
+        if given:
+            raise click.UsageError(f"--resume continues a run with its own config; drop "
+                                   f"--{given[0].replace('_', '-')}")
+        from mcdenoise.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(Path(resume) / "checkpoints" / "last.pt")
+        config = merge(Config(), payload["config"], resume)
+    else:
+        config = resolve_train_config(options)
+    if options["dry_run"]:
+        import yaml
+
+        click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False), nl=False)
+        return
+    from mcdenoise.train import train as run_training
+
+    try:
+        run_dir = run_training(config, resume_dir=resume)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the last checkpoint was saved.", err=True)
+        sys.exit(130)
+    click.echo(f"run folder: {run_dir}")

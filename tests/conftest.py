@@ -58,3 +58,45 @@ def blender_env(tmp_path_factory) -> dict[str, str]:
     for name in ("RESOURCES", "CONFIG", "SCRIPTS", "DATAFILES", "EXTENSIONS"):
         env[f"BLENDER_USER_{name}"] = str(home / name.lower())
     return env
+
+
+def write_mc_render(path: Path, color: np.ndarray, albedo: np.ndarray | None = None,
+                    normal: np.ndarray | None = None, depth: np.ndarray | None = None) -> None:
+    """One render as Blender 5 writes it (multi-part, Denoising passes)."""
+    from mcdenoise.exr import ExrImage, write_exr
+
+    planes = {f"ViewLayer.Combined.{c}": color[..., i] for i, c in enumerate("RGB")}
+    planes["ViewLayer.Combined.A"] = np.ones(color.shape[:2], np.float32)
+    for pass_name, value, letters in (("Denoising Albedo", albedo, "RGB"),
+                                      ("Denoising Normal", normal, "XYZ")):
+        if value is not None:
+            for i, c in enumerate(letters):
+                planes[f"ViewLayer.{pass_name}.{c}"] = value[..., i].astype(np.float32)
+    if depth is not None:
+        planes["ViewLayer.Denoising Depth.Z"] = depth.astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_exr(path, ExrImage.from_channels(planes, multipart=True))
+
+
+def make_mc_dataset(root: Path, scenes: int = 2, seeds: int = 2, size: int = 48,
+                    spp: int = 4, reference: bool = True, features: bool = True) -> Path:
+    """Synthetic renders in the training layout: a smooth clean image per scene, noisy
+    'renders' = clean x independent mean-1 noise per seed, Blender 5 pass names."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    for index in range(scenes):
+        scene = f"scene{index:02d}"
+        folder = root / scene
+        rng = np.random.default_rng(index)
+        albedo = np.stack([0.2 + 0.6 * ((xx * (3 + c + index)) % 1.0) for c in range(3)], -1)
+        light = 0.5 + 4.0 * np.exp(-((xx - 0.3) ** 2 + (yy - 0.4) ** 2) * 8.0)[..., None]
+        clean = (albedo * light).astype(np.float32)
+        normal = np.stack([xx - 0.5, 0.5 - yy, np.full_like(xx, 0.7)], -1)
+        normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+        buffers = {"albedo": albedo, "normal": normal, "depth": 2.0 + yy * 3.0} if features else {}
+        for seed in range(seeds):
+            noise = rng.gamma(2.0, 0.5, clean.shape).astype(np.float32)  # mean 1
+            write_mc_render(folder / f"{scene}_{spp:04d}spp_s{seed:03d}.exr", clean * noise,
+                            **buffers)
+        if reference:
+            write_mc_render(folder / f"{scene}_ref.exr", clean, **buffers)
+    return root

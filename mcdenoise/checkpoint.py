@@ -1,0 +1,101 @@
+"""Saving and safely loading models and training state (never unpickling arbitrary objects).
+
+A checkpoint is a dict of tensors and plain values, loaded with ``weights_only=True``: the
+model weights, the full resolved config (so inference needs nothing else), and for training
+checkpoints the optimizer, scheduler, step and random states.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mcdenoise import McdenoiseError
+from mcdenoise.config import Config, ConfigError
+
+FORMAT = "mcdenoise-checkpoint-1"
+
+
+class CheckpointError(McdenoiseError):
+    """A checkpoint that is missing, damaged, unsafe or not an mcdenoise checkpoint."""
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch random states as tensors and plain values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config,
+                    **state: Any) -> None:
+    """Write atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "config": config.to_dict(),
+               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **state}
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's dict; raises CheckpointError for anything but a safe mcdenoise file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise CheckpointError(f"{path}: refused to load (not a plain-weights checkpoint: "
+                              f"{first})") from None
+    except Exception as exc:  # torch raises many types for damaged files
+        raise CheckpointError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an mcdenoise checkpoint")
+    return payload
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"):
+    """(model in eval mode, its config) from a checkpoint."""
+    from mcdenoise.model import build_model
+
+    payload = load_checkpoint(path)
+    try:
+        config = Config.from_dict(payload["config"], source=str(path))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
+    model = build_model(config)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the model "
+                              f"({str(exc).splitlines()[0][:160]})") from None
+    return model.to(device).eval(), config

@@ -1,0 +1,232 @@
+"""Experiment configuration: dataclasses, YAML load/save, `key=value` overrides, strict keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mcdenoise import McdenoiseError
+
+
+class ConfigError(McdenoiseError):
+    """An unknown key, a value of the wrong type, or a config file that cannot be read."""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "unet"
+    enc_width: int = 48  # N2N Table 2: 48-channel encoder
+    dec_width: int = 96  # ... and 96-channel decoder
+    depth: int = 5  # number of 2x max-pools; alignment is 2**depth
+    norm: str = "before"  # BatchNorm before the activation, after it, or none
+    activation: str = "leaky_relu"  # leaky_relu (slope below) or elu
+    leaky_slope: float = 0.1
+
+
+@dataclass
+class InputConfig:
+    features: list[str] = field(default_factory=lambda: ["albedo", "normal", "depth"])
+    transform: str = "tonemap"  # tonemap: (v/(1+v))^(1/2.2) (N2N §3.3), log: log(1+v), none
+    exposure: bool = True  # scale color so the frame's log-average luminance is 0.18
+
+
+@dataclass
+class DataConfig:
+    kind: str = "mc"  # mc: rendered EXR pairs; images: LDR image folders with synthetic noise
+    path: str = "data/train"
+    val_path: str | None = None
+    target: str = "noisy"  # mc: noisy (Noise2Noise), clean (the reference), or both
+    spp: list[int] = field(default_factory=list)  # mc: only these spp (empty: all)
+    crop: int = 128
+    batch_size: int = 8
+    workers: int = 2
+    cache_dir: str | None = None  # default: <path>/.mcdenoise-cache
+    noise: str = "gaussian,0,50"  # images: input noise
+    target_noise: str = "gaussian,0,50"  # images: target noise ('clean' = standard training)
+    val_noise: str = "gaussian,25"  # images: fixed validation noise
+    val_images: int = 8  # at most this many validation images
+
+
+@dataclass
+class LossConfig:
+    name: str = "hdr"  # hdr (relative L2, N2N §3.3), l2, l1, smape, l0 (annealed, N2N §3.4)
+    eps: float = 0.01  # denominator offset of hdr and smape
+    l0_gamma_start: float = 2.0
+    l0_gamma_end: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 100_000
+    lr: float = 3e-4
+    beta1: float = 0.9
+    beta2: float = 0.99
+    adam_eps: float = 1e-8
+    lr_step: int = 0  # multiply the learning rate by lr_gamma every lr_step steps (0: never)
+    lr_gamma: float = 0.5
+    rampdown: float = 0.0  # fraction of the steps, at the end, with a cosine ramp-down to 0
+    clip_grad: float = 1.0  # max gradient norm (0: off)
+    amp: bool = True  # mixed precision, CUDA only
+    seed: int = 0
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    out: str = "runs"
+    name: str = ""
+    log_every: int = 50
+    val_every: int = 1000
+    image_every: int = 5000
+    ckpt_every: int = 5000
+    init_from: str | None = None  # start from these weights (fine-tuning)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
+        config = cls()
+        merge(config, data, source)
+        return config
+
+
+CHOICES = {
+    "model.arch": ("unet",),
+    "model.norm": ("before", "after", "none"),
+    "model.activation": ("leaky_relu", "elu"),
+    "input.transform": ("tonemap", "log", "none"),
+    "data.kind": ("mc", "images"),
+    "data.target": ("noisy", "clean", "both"),
+    "loss.name": ("hdr", "l2", "l1", "smape", "l0"),
+    "train.device": ("auto", "cpu", "cuda", "mps"),
+}
+FEATURES = ("albedo", "normal", "depth")
+
+
+def _field_types(obj: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(type(obj))
+    return {f.name: hints[f.name] for f in dataclasses.fields(obj)}
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    """Check a value against a field's type; accept ints for floats, 'a,b' for lists."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _coerce(value, options[0], key, source)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key} must be a list, got {value!r}")
+        return [_coerce(v, item, key, source) for v in value]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return hint(value)
+        except ValueError:
+            raise ConfigError(f"{source}: {key} must be {hint.__name__}, got {value!r}") from None
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {key} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def _check_choice(key: str, value: Any, source: str) -> None:
+    choices = CHOICES.get(key)
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")
+    if key == "input.features":
+        unknown = [v for v in value if v not in FEATURES]
+        if unknown:
+            raise ConfigError(f"{source}: unknown feature '{unknown[0]}' (use {', '.join(FEATURES)}"
+                              " or none)")
+
+
+def merge(config: Config, data: dict[str, Any] | None, source: str) -> Config:
+    """Apply a nested dict of overrides in place; unknown sections or keys are errors."""
+    for section, values in (data or {}).items():
+        if section not in _field_types(config):
+            raise ConfigError(f"{source}: unknown section '{section}'")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{section}' must be a mapping")
+        target = getattr(config, section)
+        hints = _field_types(target)
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(f"{source}: unknown key '{section}.{key}'")
+            value = _coerce(value, hints[key], f"{section}.{key}", source)
+            if key == "features":
+                value = [] if value == ["none"] else value
+            _check_choice(f"{section}.{key}", value, source)
+            setattr(target, key, value)
+    return config
+
+
+def set_value(config: Config, assignment: str) -> None:
+    """Apply one ``section.key=value`` override (value parsed as YAML: 1e-3, true, [a, b])."""
+    key, sep, text = assignment.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot:
+        raise ConfigError(f"--set {assignment!r}: expected section.key=value (e.g. train.lr=1e-3)")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    merge(config, {section: {name: value}}, f"--set {key.strip()}")
+
+
+def find_config(name: str) -> Path:
+    """A config file by path, or by name among the configs shipped with mcdenoise."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = importlib.resources.files("mcdenoise.configs")
+    for candidate in (name, f"{name}.yaml"):
+        resource = shipped.joinpath(candidate)
+        if resource.is_file():
+            return Path(str(resource))
+    names = sorted(p.name[:-5] for p in shipped.iterdir() if p.name.endswith(".yaml"))
+    raise ConfigError(f"config '{name}' is neither a file nor a shipped config "
+                      f"({', '.join(names)})")
+
+
+def load_config(name: str, config: Config | None = None) -> Config:
+    """Defaults (or ``config``) overridden by a YAML file."""
+    path = find_config(name)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections")
+    return merge(config or Config(), data, str(path))
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def apply_hdr_preset(config: Config, hdr: bool) -> None:
+    """--hdr: relative L2 on linear HDR with a tonemapped input (N2N §3.3, Fig. 6);
+    --no-hdr: L2 on the raw input, as for LDR images."""
+    if hdr:
+        config.loss.name, config.input.transform, config.input.exposure = "hdr", "tonemap", True
+    else:
+        config.loss.name, config.input.transform, config.input.exposure = "l2", "none", False

@@ -1,0 +1,438 @@
+"""Training data: discovery and pairing of renders, a float16 decode cache, crops, augmentation.
+
+Monte Carlo sets follow ``DATASET/<scene>/<scene>_<spp:04d>spp_s<seed:03d>.exr`` with an
+optional ``<scene>_ref.exr``. Two renders of one scene with equal spp and different seeds
+are a Noise2Noise pair. Every EXR is decoded once into a memory-mapped float16 array, so
+training reads crops, never EXRs. Randomness is a pure function of (seed, sample index): a
+resumed run draws exactly the crops an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mcdenoise import McdenoiseError
+from mcdenoise.config import Config
+from mcdenoise.features import FrameStats, build_input, frame_stats, normalise_depth
+
+log = logging.getLogger(__name__)
+
+RENDER_NAME = re.compile(r"^(?P<scene>.+)_(?P<spp>\d+)spp_s(?P<seed>\d+)\.exr$", re.IGNORECASE)
+CACHE_VERSION = 1
+# Cached planes: color x exposure (3), albedo (3), normal (3), depth in [0, 1] (1).
+PLANES = {"color": slice(0, 3), "albedo": slice(3, 6), "normal": slice(6, 9),
+          "depth": slice(9, 10)}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+class DataError(McdenoiseError):
+    """A data set that cannot be trained on; the message names the files."""
+
+
+@dataclass(frozen=True)
+class Render:
+    path: Path
+    scene: str
+    spp: int  # 0 for the reference
+    seed: int  # -1 for the reference
+
+
+def find_renders(root: str | Path, spp: Sequence[int] = ()) -> dict[str, list[Render]]:
+    """scene -> its renders (noisy ones sorted by spp and seed, the reference last)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such data folder")
+    scenes: dict[str, list[Render]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        renders = []
+        for path in sorted(folder.glob("*.exr")):
+            match = RENDER_NAME.match(path.name)
+            if match and match["scene"] == folder.name:
+                if not spp or int(match["spp"]) in spp:
+                    renders.append(Render(path, folder.name, int(match["spp"]),
+                                          int(match["seed"])))
+            elif path.name == f"{folder.name}_ref.exr":
+                renders.append(Render(path, folder.name, 0, -1))
+        renders.sort(key=lambda r: (r.seed < 0, r.spp, r.seed))
+        if renders:
+            scenes[folder.name] = renders
+    if not scenes:
+        raise DataError(f"{root}: no renders found (expected <scene>/<scene>_<spp>spp_s<seed>.exr)")
+    return scenes
+
+
+def make_pairs(scenes: dict[str, list[Render]], target: str) -> list[tuple[Render, Render]]:
+    """(input, target) pairs: other seeds at equal spp (noisy), the reference (clean), or both."""
+    pairs = []
+    for scene, renders in scenes.items():
+        noisy = [r for r in renders if r.seed >= 0]
+        reference = next((r for r in renders if r.seed < 0), None)
+        found = []
+        if target in ("noisy", "both"):
+            found += [(a, b) for a in noisy for b in noisy if a.spp == b.spp and a.seed != b.seed]
+        if target in ("clean", "both") and reference is not None:
+            found += [(a, reference) for a in noisy]
+        if not found:
+            names = ", ".join(r.path.name for r in renders)
+            need = ("two seeds at the same spp" if target == "noisy"
+                    else "a reference <scene>_ref.exr" if target == "clean"
+                    else "two seeds at the same spp or a reference")
+            raise DataError(f"scene '{scene}' has no training pair ({names}): it needs {need}")
+        pairs += found
+    return pairs
+
+
+# --- the decode cache --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cached:
+    """One decoded render: (10, H, W) float16 planes and its whole-frame statistics."""
+
+    array: Path
+    exposure: float
+    features: tuple[str, ...]
+    height: int
+    width: int
+
+
+def _cache_key(path: Path) -> str:
+    status = path.stat()
+    text = f"{CACHE_VERSION}|{path.resolve()}|{status.st_size}|{status.st_mtime_ns}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def cache_render(path: Path, cache_dir: Path) -> Cached:
+    """Decode an EXR once into ``cache_dir`` (reused while the file is unchanged)."""
+    from mcdenoise.exr import load_frame
+
+    key = _cache_key(path)
+    array, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"
+    if array.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        return Cached(array, meta["exposure"], tuple(meta["features"]), meta["height"],
+                      meta["width"])
+    frame = load_frame(path)
+    stats = frame_stats(frame.color, frame.depth)
+    planes = np.zeros((10, frame.height, frame.width), np.float16)
+    half_max = float(np.finfo(np.float16).max)
+    planes[PLANES["color"]] = np.clip(frame.color * stats.exposure, 0, half_max).transpose(2, 0, 1)
+    features = []
+    for name in ("albedo", "normal"):
+        value = getattr(frame, name)
+        if value is not None:
+            planes[PLANES[name]] = value.transpose(2, 0, 1)
+            features.append(name)
+    if frame.depth is not None:
+        planes[9] = normalise_depth(frame.depth, stats.depth_scale)
+        features.append("depth")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"source": str(path), "exposure": stats.exposure, "features": features,
+            "height": frame.height, "width": frame.width}
+    _atomic_save(array, planes)
+    temporary = meta_path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(meta))
+    os.replace(temporary, meta_path)
+    return Cached(array, stats.exposure, tuple(features), frame.height, frame.width)
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    temporary = path.with_suffix(".tmp.npy")
+    np.save(temporary, array)
+    os.replace(temporary, path)
+
+
+def augment(planes: np.ndarray, code: int, normal: slice | None) -> np.ndarray:
+    """One of the 8 flips/rotations of (C, H, W) planes; normals turn with the image.
+
+    Camera-space normals have x right, y up: a horizontal flip negates x, and turning the
+    picture 90 degrees counter-clockwise maps (x, y) to (-y, x)."""
+    out = planes[:, :, ::-1] if code >= 4 else planes
+    if normal is not None and code >= 4:
+        out = out.copy()
+        out[normal.start] *= -1
+    turns = code % 4
+    out = np.rot90(out, turns, axes=(1, 2))
+    if normal is not None and turns:
+        out = out.copy()
+        x, y = out[normal.start].copy(), out[normal.start + 1].copy()
+        for _ in range(turns):
+            x, y = -y, x
+        out[normal.start], out[normal.start + 1] = x, y
+    return np.ascontiguousarray(out)
+
+
+# --- Monte Carlo data sets ---------------------------------------------------------------------
+
+class _Planes:
+    """Memory-mapped cache arrays, opened lazily in each DataLoader worker."""
+
+    def __init__(self) -> None:
+        self._open: dict[Path, np.ndarray] = {}
+
+    def __call__(self, cached: Cached) -> np.ndarray:
+        if cached.array not in self._open:
+            self._open[cached.array] = np.load(cached.array, mmap_mode="r")
+        return self._open[cached.array]
+
+    def __getstate__(self) -> dict:  # workers reopen their own maps
+        return {"_open": {}}
+
+
+def _mc_sample(source: np.ndarray, target_color: np.ndarray, src: Cached, dst: Cached,
+               config: Config) -> dict[str, torch.Tensor]:
+    """Network input and exposure-scaled linear target from cached float32 planes."""
+    def hwc(name: str) -> np.ndarray:
+        return source[PLANES[name]].transpose(1, 2, 0)
+
+    color = hwc("color") / src.exposure
+    network_input = build_input(color, config.input, FrameStats(src.exposure), hwc("albedo"),
+                                hwc("normal"), source[9], depth_normalised=True)
+    scale = src.exposure if config.input.exposure else 1.0
+    return {"input": torch.from_numpy(network_input),
+            "target": torch.from_numpy(np.ascontiguousarray(target_color / dst.exposure * scale)),
+            "noisy": torch.from_numpy(np.ascontiguousarray(source[:3] / src.exposure * scale)),
+            "scale": torch.tensor(scale, dtype=torch.float32)}
+
+
+class RenderPairs(Dataset):
+    """Random crops of Noise2Noise (or clean-target) pairs; sample ``i`` is a pure function of
+    (seed, i): pair, crop position and one of 8 flips/rotations, the same for both sides."""
+
+    def __init__(self, pairs: list[tuple[Render, Render]], cached: dict[Path, Cached],
+                 config: Config, length: int) -> None:
+        self.pairs, self.cached, self.config, self.length = pairs, cached, config, length
+        self.planes = _Planes()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.config.train.seed, index])
+        src_render, dst_render = self.pairs[rng.integers(len(self.pairs))]
+        src, dst = self.cached[src_render.path], self.cached[dst_render.path]
+        crop = self.config.data.crop
+        y, x = rng.integers(0, src.height - crop + 1), rng.integers(0, src.width - crop + 1)
+        code = int(rng.integers(8))
+        window = (slice(None), slice(y, y + crop), slice(x, x + crop))
+        source = augment(np.asarray(self.planes(src)[window], np.float32), code, PLANES["normal"])
+        target = augment(np.asarray(self.planes(dst)[:3, y:y + crop, x:x + crop], np.float32),
+                         code, None)
+        return _mc_sample(source, target, src, dst, self.config)
+
+
+class RenderFrames(Dataset):
+    """Whole validation frames: input render and its reference (or another seed)."""
+
+    def __init__(self, pairs: list[tuple[Render, Render]], cached: dict[Path, Cached],
+                 config: Config) -> None:
+        self.pairs, self.cached, self.config = pairs, cached, config
+        self.planes = _Planes()
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        src, dst = (self.cached[r.path] for r in self.pairs[index])
+        source = np.asarray(self.planes(src), np.float32)
+        target = np.asarray(self.planes(dst)[:3], np.float32)
+        return _mc_sample(source, target, src, dst, self.config)
+
+
+def _check_pairs(pairs: list[tuple[Render, Render]], cached: dict[Path, Cached],
+                 config: Config) -> None:
+    needed = set(config.input.features)
+    for src, dst in pairs:
+        a, b = cached[src.path], cached[dst.path]
+        if (a.height, a.width) != (b.height, b.width):
+            raise DataError(f"renders of scene '{src.scene}' differ in size: {src.path} is "
+                            f"{a.width}x{a.height}, {dst.path} is {b.width}x{b.height}")
+        missing = sorted(needed - set(a.features))
+        if missing:
+            raise DataError(f"{src.path}: lacks the {', '.join(missing)} buffer(s) the config "
+                            "asks for (input.features)")
+
+
+def _cache_all(renders: list[Render], cache_dir: Path) -> dict[Path, Cached]:
+    from tqdm import tqdm
+
+    unique = sorted({r.path for r in renders})
+    progress = tqdm(unique, desc="decoding EXRs", unit="file", disable=len(unique) < 8,
+                    leave=False)
+    return {path: cache_render(path, cache_dir) for path in progress}
+
+
+def _validation_pairs(scenes: dict[str, list[Render]], limit: int) -> list[tuple[Render, Render]]:
+    pairs = []
+    for renders in scenes.values():
+        noisy = [r for r in renders if r.seed >= 0]
+        reference = next((r for r in renders if r.seed < 0), None)
+        partner = reference or next((r for r in noisy[1:] if r.spp == noisy[0].spp), None)
+        if noisy and partner is not None:
+            pairs.append((noisy[0], partner))
+    return pairs[:limit]
+
+
+def build_mc_datasets(config: Config, length: int) -> tuple[Dataset, Dataset | None]:
+    """Training crops and validation frames for rendered EXR data; all files are decoded
+    (and checked) before training starts."""
+    data = config.data
+    cache_dir = Path(data.cache_dir or Path(data.path) / ".mcdenoise-cache")
+    scenes = find_renders(data.path, data.spp)
+    pairs = make_pairs(scenes, data.target)
+    val_pairs = []
+    if data.val_path:
+        val_pairs = _validation_pairs(find_renders(data.val_path, data.spp), data.val_images)
+        if not val_pairs:
+            raise DataError(f"{data.val_path}: no validation pair (a reference or two seeds)")
+    cached = _cache_all([r for pair in pairs + val_pairs for r in pair], cache_dir)
+    _check_pairs(pairs + val_pairs, cached, config)
+    smallest = min(min(c.height, c.width) for c in cached.values())
+    if data.crop > smallest:
+        raise DataError(f"crop {data.crop} is larger than the smallest render ({smallest} px)")
+    val = RenderFrames(val_pairs, cached, config) if val_pairs else None
+    return RenderPairs(pairs, cached, config, length), val
+
+
+# --- LDR image folders with synthetic noise ------------------------------------------------------
+
+def find_images(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such image folder")
+    images = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                    and ".mcdenoise-cache" not in p.parts)
+    if not images:
+        raise DataError(f"{root}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+    return images
+
+
+def cache_image(path: Path, cache_dir: Path) -> Path:
+    """Decode an image once to a (H, W, 3) uint8 array in ``cache_dir``."""
+    import imageio.v3 as iio
+
+    array_path = cache_dir / f"{_cache_key(path)}.npy"
+    if array_path.exists():
+        return array_path
+    try:
+        pixels = np.asarray(iio.imread(path, plugin="pillow"))
+    except Exception as exc:  # imageio raises many types for unreadable files
+        raise DataError(f"{path}: cannot read image ({str(exc).splitlines()[0][:120]})") from None
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        pixels = np.clip(pixels.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=-1)
+    if pixels.ndim != 3:
+        raise DataError(f"{path}: unsupported image shape {pixels.shape}")
+    pixels = pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, -1)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_save(array_path, np.ascontiguousarray(pixels))
+    return array_path
+
+
+def _image_sample(clean: np.ndarray, noisy: np.ndarray, target: np.ndarray,
+                  mask: np.ndarray | None, config: Config) -> dict[str, torch.Tensor]:
+    network_input = build_input(noisy, config.input, FrameStats())
+    mask = np.ones(clean.shape[:2] + (1,), np.float32) if mask is None else mask
+    def chw(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
+    return {"input": torch.from_numpy(network_input), "target": chw(target),
+            "noisy": chw(noisy), "mask": chw(mask), "scale": torch.tensor(1.0)}
+
+
+class NoisyImages(Dataset):
+    """Random crops of clean images with independent source and target noise (N2N §3.2)."""
+
+    def __init__(self, arrays: list[Path], config: Config, length: int) -> None:
+        from mcdenoise.noise import NoiseSpec
+
+        self.arrays, self.config, self.length = arrays, config, length
+        self.noise = NoiseSpec.parse(config.data.noise)
+        self.target_noise = NoiseSpec.parse(config.data.target_noise)
+        self.planes: dict[Path, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "planes": {}}
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from mcdenoise.noise import apply_noise
+
+        rng = np.random.default_rng([self.config.train.seed, index])
+        path = self.arrays[rng.integers(len(self.arrays))]
+        image = self.planes.setdefault(path, np.load(path, mmap_mode="r"))
+        crop = self.config.data.crop
+        y = rng.integers(0, image.shape[0] - crop + 1)
+        x = rng.integers(0, image.shape[1] - crop + 1)
+        window = np.asarray(image[y:y + crop, x:x + crop], np.float32).transpose(2, 0, 1) / 255.0
+        clean = augment(window, int(rng.integers(8)), None).transpose(1, 2, 0)
+        noisy, _ = apply_noise(clean, self.noise, rng)
+        target, mask = apply_noise(clean, self.target_noise, rng)
+        return _image_sample(clean, noisy, target, mask, self.config)
+
+
+class NoisyImageFrames(Dataset):
+    """Validation: whole images (centre crop of at most 512 px) with fixed noise per image,
+    against the clean image."""
+
+    MAX_SIDE = 512
+
+    def __init__(self, arrays: list[Path], config: Config) -> None:
+        from mcdenoise.noise import NoiseSpec
+
+        spec = NoiseSpec.parse(config.data.val_noise)
+        self.spec = spec if spec.low == spec.high else spec.fixed()
+        self.arrays, self.config = arrays, config
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from mcdenoise.noise import apply_noise
+
+        image = np.load(self.arrays[index])
+        height, width = (min(s, self.MAX_SIDE) for s in image.shape[:2])
+        top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+        clean = image[top:top + height, left:left + width].astype(np.float32) / 255.0
+        noisy, _ = apply_noise(clean, self.spec, np.random.default_rng([2018, index]))
+        return _image_sample(clean, noisy, clean, None, self.config)
+
+
+def build_image_datasets(config: Config, length: int) -> tuple[Dataset, Dataset | None]:
+    data = config.data
+    cache_dir = Path(data.cache_dir or Path(data.path) / ".mcdenoise-cache")
+    arrays = [cache_image(p, cache_dir) for p in find_images(data.path)]
+    usable = [a for a in arrays if min(np.load(a, mmap_mode="r").shape[:2]) >= data.crop]
+    if not usable:
+        raise DataError(f"{data.path}: no image is at least {data.crop} px on each side (crop)")
+    if len(usable) < len(arrays):
+        log.warning("%d image(s) smaller than the crop (%d px) are skipped",
+                    len(arrays) - len(usable), data.crop)
+    val = None
+    if data.val_path:
+        val_cache = Path(data.cache_dir or Path(data.val_path) / ".mcdenoise-cache")
+        val_arrays = [cache_image(p, val_cache) for p in find_images(data.val_path)]
+        val = NoisyImageFrames(val_arrays[: data.val_images], config)
+    return NoisyImages(usable, config, length), val
+
+
+def build_datasets(config: Config, length: int) -> tuple[Dataset, Dataset | None]:
+    """(training set of ``length`` samples, validation set or None) for the config."""
+    if config.data.kind == "images":
+        return build_image_datasets(config, length)
+    return build_mc_datasets(config, length)

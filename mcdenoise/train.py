@@ -1,0 +1,259 @@
+"""The training loop: Adam, step-decay learning rate, AMP, TensorBoard, checkpoints, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from mcdenoise import McdenoiseError
+from mcdenoise.checkpoint import (
+    load_checkpoint,
+    load_model,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from mcdenoise.config import Config, save_config
+from mcdenoise.data import build_datasets
+from mcdenoise.loss import build_loss
+from mcdenoise.metrics import psnr_ldr, psnr_tonemapped, relmse, tonemap
+from mcdenoise.model import build_model
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA, then MPS, then CPU; an explicit device that is absent is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise McdenoiseError("--device cuda: no CUDA device is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        raise McdenoiseError("--device mps: no MPS device is available")
+    return torch.device(name)
+
+
+def lr_factor(step: int, config: Config) -> float:
+    """Step decay (x lr_gamma every lr_step steps) times an optional cosine ramp-down over
+    the last ``rampdown`` fraction of training."""
+    train = config.train
+    factor = train.lr_gamma ** (step // train.lr_step) if train.lr_step > 0 else 1.0
+    start = train.steps * (1.0 - train.rampdown)
+    if train.rampdown > 0 and step >= start:
+        phase = min((step - start) / max(train.steps - start, 1.0), 1.0)
+        factor *= 0.5 * (1.0 + math.cos(math.pi * phase))
+    return factor
+
+
+def new_run_dir(config: Config) -> Path:
+    """``<out>/<NNNNN>-<name>``, numbered after the runs already there."""
+    out = Path(config.train.out)
+    out.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m[1]) for p in out.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
+    name = config.train.name or f"{config.data.kind}-{config.data.target}-{config.loss.name}"
+    if config.data.kind == "images":
+        name = config.train.name or f"images-{config.data.noise.split(',')[0]}-{config.loss.name}"
+    run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{name}"
+    run_dir.mkdir()
+    return run_dir
+
+
+@dataclass
+class _State:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    step: int = 0
+    best: float = -math.inf
+    recent: list[float] = field(default_factory=list)
+
+
+def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None) -> _State:
+    torch.manual_seed(config.train.seed)
+    model = build_model(config)
+    if config.train.init_from and resume is None:
+        source, _ = load_model(config.train.init_from)
+        try:
+            model.load_state_dict(source.state_dict())
+        except RuntimeError:
+            raise McdenoiseError(f"{config.train.init_from}: its network does not match this "
+                                 "config (features or model options differ)") from None
+    model.to(device)
+    train = config.train
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
+                                 betas=(train.beta1, train.beta2), eps=train.adam_eps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+    use_scaler = device.type == "cuda" and train.amp and not torch.cuda.is_bf16_supported()
+    state = _State(model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_scaler))
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        state.scaler.load_state_dict(resume["scaler"])
+        state.step, state.best = int(resume["step"]), float(resume["best"])
+        set_rng_state(resume["rng"])
+    return state
+
+
+def _save(run_dir: Path, name: str, state: _State, config: Config) -> None:
+    save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state.model, config,
+                    optimizer=state.optimizer.state_dict(),
+                    scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
+                    step=state.step, best=state.best, rng=rng_state())
+
+
+def _autocast(device: torch.device, config: Config):
+    if device.type != "cuda" or not config.train.amp:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def _train_step(state: _State, batch: dict[str, torch.Tensor], loss_fn, config: Config,
+                device: torch.device) -> float:
+    state.model.train()
+    inputs = batch["input"].to(device, non_blocking=True)
+    target = batch["target"].to(device, non_blocking=True)
+    mask = batch["mask"].to(device, non_blocking=True) if "mask" in batch else None
+    with _autocast(device, config):
+        pred = state.model(inputs)
+    loss = loss_fn(pred, target, mask, progress=state.step / max(config.train.steps, 1))
+    if not torch.isfinite(loss):
+        raise McdenoiseError(f"step {state.step}: the loss is {loss.item()} (lower --lr?)")
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss).backward()
+    if config.train.clip_grad > 0:
+        state.scaler.unscale_(state.optimizer)
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), config.train.clip_grad)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.scheduler.step()
+    state.step += 1
+    return loss.item()
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, val_set: Dataset, config: Config, device: torch.device,
+             loss_fn) -> tuple[dict[str, float], list[torch.Tensor]]:
+    """Mean loss, PSNR (tonemapped for HDR) and relMSE on whole frames, for the output and
+    for the noisy input, plus (noisy | output | target) pictures of the first frames."""
+    model.eval()
+    hdr = config.data.kind == "mc"
+    totals: dict[str, float] = {}
+    pictures = []
+    for index in range(len(val_set)):
+        item = val_set[index]
+        inputs = item["input"][None].to(device)
+        with _autocast(device, config):
+            pred = model(inputs).float()
+        scale = item["scale"].to(device)
+        target, noisy = item["target"][None].to(device), item["noisy"][None].to(device)
+        mask = item["mask"][None].to(device) if "mask" in item else None
+        values = {"loss": loss_fn(pred, target, mask, progress=1.0).item()}
+        out, ref, inp = pred.clamp(min=0) / scale, target / scale, noisy / scale
+        score = psnr_tonemapped if hdr else psnr_ldr
+        values["psnr"], values["psnr_input"] = score(out, ref).item(), score(inp, ref).item()
+        values["relmse"], values["relmse_input"] = relmse(out, ref).item(), relmse(inp, ref).item()
+        for key, value in values.items():
+            totals[key] = totals.get(key, 0.0) + value / len(val_set)
+        if index < 3:
+            show = tonemap if hdr else (lambda v: v.clamp(0, 1))
+            pictures.append(torch.cat([show(inp[0]), show(out[0]), show(ref[0])], dim=-1).cpu())
+    return totals, pictures
+
+
+def _log_validation(writer, state: _State, val_set: Dataset, config: Config,
+                    device: torch.device, loss_fn, images: bool) -> float:
+    metrics, pictures = validate(state.model, val_set, config, device, loss_fn)
+    for key, value in metrics.items():
+        writer.add_scalar(f"val/{key}", value, state.step)
+    if images:
+        for index, picture in enumerate(pictures):
+            writer.add_image(f"val/noisy|output|target/{index}", picture, state.step)
+    log.info("step %d: validation PSNR %.2f dB (input %.2f dB), relMSE %.4f", state.step,
+             metrics["psnr"], metrics["psnr_input"], metrics["relmse"])
+    return metrics["psnr"]
+
+
+def train(config: Config, resume_dir: str | Path | None = None,
+          show_progress: bool = True) -> Path:
+    """Train as the config says; returns the run folder. ``resume_dir`` continues a run from
+    its ``checkpoints/last.pt`` exactly (weights, optimizer, scheduler, step, random state)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    resume = None
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+        resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        config = Config.from_dict(resume["config"], source=str(run_dir))
+    device = pick_device(config.train.device)
+    batch_size, total = config.data.batch_size, config.train.steps
+    train_set, val_set = build_datasets(config, total * batch_size)
+    if resume_dir is None:
+        run_dir = new_run_dir(config)
+        save_config(config, run_dir / "config.yaml")
+    state = _setup(config, device, resume)
+    if state.step >= total:
+        log.info("%s: already trained for %d steps", run_dir, total)
+        return run_dir
+    loader = DataLoader(train_set, batch_size=batch_size,
+                        sampler=range(state.step * batch_size, total * batch_size),
+                        num_workers=config.data.workers, drop_last=True,
+                        pin_memory=device.type == "cuda",
+                        persistent_workers=config.data.workers > 0)
+    loss_fn, train_cfg = build_loss(config.loss), config.train
+    writer = SummaryWriter(str(run_dir))
+    bar = tqdm(total=total, initial=state.step, disable=not show_progress, unit="step",
+               dynamic_ncols=True)
+    started, first_step = time.perf_counter(), state.step
+    try:
+        for batch in loader:
+            loss = _train_step(state, batch, loss_fn, config, device)
+            state.recent = (state.recent + [loss])[-train_cfg.log_every:]
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4g}", lr=f"{state.scheduler.get_last_lr()[0]:.2g}")
+            step = state.step
+            if step % train_cfg.log_every == 0 or step == total:
+                writer.add_scalar("train/loss", sum(state.recent) / len(state.recent), step)
+                writer.add_scalar("train/lr", state.scheduler.get_last_lr()[0], step)
+                rate = (step - first_step) / (time.perf_counter() - started)
+                writer.add_scalar("train/steps_per_second", rate, step)
+            if val_set is not None and (step % train_cfg.val_every == 0 or step == total):
+                images = step % train_cfg.image_every == 0 or step == total
+                score = _log_validation(writer, state, val_set, config, device, loss_fn,
+                                        images)
+                if score > state.best:
+                    state.best = score
+                    _save(run_dir, "best", state, config)
+            if step % train_cfg.ckpt_every == 0:
+                _save(run_dir, f"step_{step:07d}", state, config)
+                _save(run_dir, "last", state, config)
+    except KeyboardInterrupt:
+        _save(run_dir, "last", state, config)
+        bar.close()
+        log.warning("interrupted at step %d; checkpoint saved: resume with --resume %s",
+                    state.step, run_dir)
+        raise
+    finally:
+        bar.close()
+        writer.close()
+    _save(run_dir, "last", state, config)
+    if val_set is None:
+        _save(run_dir, "best", state, config)  # without validation, the last is the best known
+    return run_dir

@@ -1,0 +1,60 @@
+"""The U-Net: shapes for any size, Table 2 structure, normalisation options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mcdenoise.config import Config, ModelConfig
+from mcdenoise.features import input_channels
+from mcdenoise.model import UNet, build_model
+
+
+@pytest.mark.parametrize("size", [(37, 53), (16, 16), (1, 1), (64, 70)])
+def test_any_height_and_width(size):
+    model = UNet(4, 3, ModelConfig(enc_width=8, dec_width=8, depth=3)).eval()
+    out = model(torch.rand(2, 4, *size))
+    assert out.shape == (2, 3, *size)
+
+
+def test_alignment_is_two_to_the_depth():
+    assert UNet(3).alignment == 32
+    assert UNet(3, config=ModelConfig(depth=3)).alignment == 8
+
+
+def test_default_network_follows_table_2():
+    model = UNet(10)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    # enc_conv0..6 (7), dec 5a..2b (8), dec 1a, 1b, 1c (3) = 18 convolutions
+    assert len(convs) == 18
+    assert [c.out_channels for c in convs[:7]] == [48] * 7
+    assert convs[7].in_channels == 96 and convs[9].in_channels == 144
+    assert convs[15].in_channels == 96 + 10 and convs[15].out_channels == 64
+    assert convs[16].out_channels == 32 and convs[17].out_channels == 3
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 17
+    assert convs[17].bias is not None  # the last layer is linear, no norm, no activation
+
+
+@pytest.mark.parametrize("norm", ["before", "after", "none"])
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu"])
+def test_norm_order_and_activation_options(norm, activation):
+    config = ModelConfig(enc_width=8, dec_width=8, depth=2, norm=norm, activation=activation)
+    model = UNet(3, 3, config)
+    block = list(model.head)
+    kinds = [type(m).__name__ for m in block]
+    act = "ELU" if activation == "elu" else "LeakyReLU"
+    expected = {"before": ["Conv2d", "BatchNorm2d", act], "after": ["Conv2d", act, "BatchNorm2d"],
+                "none": ["Conv2d", act]}[norm]
+    assert kinds == expected
+    out = model(torch.rand(2, 3, 20, 20))
+    assert out.shape == (2, 3, 20, 20) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("features,channels", [([], 3), (["albedo"], 6),
+                                               (["albedo", "normal"], 9),
+                                               (["albedo", "normal", "depth"], 10)])
+def test_input_channels_follow_features(features, channels):
+    config = Config()
+    config.input.features = features
+    assert input_channels(config.input) == channels
+    assert build_model(config).head[0].in_channels == channels

@@ -1,0 +1,155 @@
+"""Training end to end on tiny data made here: the loss falls, resume is exact, Ctrl-C saves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import make_mc_dataset
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mcdenoise import train as train_module
+from mcdenoise.checkpoint import load_checkpoint
+from mcdenoise.cli import main
+from mcdenoise.config import load_config
+from mcdenoise.train import lr_factor, train
+
+
+def _config(tmp_path, **train_options):
+    config = load_config("tiny")
+    config.data.path = str(make_mc_dataset(tmp_path / "train", scenes=2, seeds=2, size=40))
+    config.data.val_path = str(make_mc_dataset(tmp_path / "val", scenes=1, seeds=1, size=40))
+    config.train.out = str(tmp_path / "runs")
+    config.train.device = "cpu"
+    for key, value in train_options.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def _scalars(run_dir, tag):
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return [e.value for e in events.Scalars(tag)]
+
+
+def test_a_few_cpu_steps_lower_the_loss_and_log_to_tensorboard(tmp_path):
+    config = _config(tmp_path, steps=40, val_every=20, ckpt_every=20, image_every=20,
+                     log_every=5)
+    run_dir = train(config, show_progress=False)
+    losses = _scalars(run_dir, "train/loss")
+    assert len(losses) == 8 and losses[-1] < 0.5 * losses[0]
+    assert len(_scalars(run_dir, "val/psnr")) == 2 and _scalars(run_dir, "train/lr")
+    events = EventAccumulator(str(run_dir), size_guidance={"images": 0})
+    events.Reload()
+    assert any(tag.startswith("val/noisy|output|target") for tag in events.Tags()["images"])
+    names = {p.name for p in (run_dir / "checkpoints").iterdir()}
+    assert {"last.pt", "best.pt", "step_0000020.pt", "step_0000040.pt"} <= names
+    assert (run_dir / "config.yaml").is_file() and run_dir.name == "00000-mc-noisy-hdr"
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    straight = train(_config(tmp_path, steps=6), show_progress=False)
+    expected = load_checkpoint(straight / "checkpoints" / "last.pt")
+
+    original = train_module._train_step
+    def interrupt_at_3(state, *args):
+        if state.step == 3:
+            raise KeyboardInterrupt
+        return original(state, *args)
+
+    monkeypatch.setattr(train_module, "_train_step", interrupt_at_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path, steps=6), show_progress=False)
+    run_dir = tmp_path / "runs" / "00001-mc-noisy-hdr"
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 3
+    monkeypatch.setattr(train_module, "_train_step", original)
+    train(_config(tmp_path), resume_dir=run_dir, show_progress=False)
+    resumed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert resumed["step"] == 6
+    for name, tensor in expected["model"].items():
+        torch.testing.assert_close(resumed["model"][name], tensor, rtol=0, atol=0, msg=name)
+    exp_state, res_state = expected["optimizer"]["state"], resumed["optimizer"]["state"]
+    for key in exp_state:
+        torch.testing.assert_close(res_state[key]["exp_avg"], exp_state[key]["exp_avg"],
+                                   rtol=0, atol=0)
+    assert resumed["scheduler"]["last_epoch"] == expected["scheduler"]["last_epoch"]
+
+
+def test_step_decay_and_rampdown():
+    config = load_config("tiny")
+    config.train.steps, config.train.lr_step, config.train.lr_gamma = 100, 30, 0.5
+    assert [lr_factor(s, config) for s in (0, 29, 30, 60, 99)] == [1, 1, 0.5, 0.25, 0.125]
+    config.train.lr_step, config.train.rampdown = 0, 0.5
+    assert lr_factor(10, config) == 1.0 and lr_factor(75, config) == pytest.approx(0.5)
+    assert lr_factor(100, config) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("name", ["noise-gaussian", "noise-poisson", "noise-bernoulli",
+                                  "noise-text", "noise-impulse"])
+def test_synthetic_noise_configs_train(tmp_path, name):
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        iio.imwrite(images / f"{index}.png", rng.integers(0, 255, (48, 40, 3), dtype=np.uint8))
+    config = load_config(name)
+    tiny = load_config("tiny")
+    config.model, config.train = tiny.model, tiny.train
+    config.data.crop, config.data.batch_size, config.data.workers = 32, 2, 0
+    config.data.path = config.data.val_path = str(images)
+    config.train.out, config.train.device = str(tmp_path / "runs"), "cpu"
+    run_dir = train(config, show_progress=False)
+    assert len(_scalars(run_dir, "val/psnr")) == 2
+    assert run_dir.name.startswith("00000-images-")
+
+
+def test_init_from_fine_tunes_and_rejects_another_network(tmp_path):
+    first = train(_config(tmp_path, steps=2), show_progress=False)
+    config = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
+    train(config, show_progress=False)
+    config.input.features = []
+    with pytest.raises(Exception, match="its network does not match this config"):
+        train(config, show_progress=False)
+
+
+def test_cli_bad_data_is_one_line_before_training(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["train", "--config", "tiny", "--data",
+                                       str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {tmp_path / 'empty'}: no renders found " \
+                                    "(expected <scene>/<scene>_<spp>spp_s<seed>.exr)"
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_resume_refuses_other_options(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--resume", str(tmp_path), "--lr", "1"])
+    assert result.exit_code == 2 and "drop --lr" in result.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
+    config = _config(tmp_path)
+    command = [sys.executable, "-m", "mcdenoise", "train", "--config", "tiny", "--data",
+               config.data.path, "--out", str(tmp_path / "runs"), "--steps", "100000",
+               "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    last = tmp_path / "runs" / "00000-mc-noisy-hdr" / "checkpoints" / "step_0000002.pt"
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr and "resume with --resume" in stderr
+    step = load_checkpoint(last.parent / "last.pt")["step"]
+    assert step >= 2
