@@ -198,3 +198,124 @@ def train(**options: Any) -> None:
         click.echo("Interrupted: the last checkpoint was saved.", err=True)
         sys.exit(130)
     click.echo(f"run folder: {run_dir}")
+
+
+def parse_int_list(text: str) -> list[int]:
+    """'1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10] (order kept, duplicates dropped)."""
+    values: list[int] = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        try:
+            if "-" in piece[1:]:
+                start, end = piece[0] + piece[1:].split("-", 1)[0], piece[1:].split("-", 1)[1]
+                first, last = int(start), int(end)
+                if last < first:
+                    raise ValueError
+                values.extend(range(first, last + 1))
+            else:
+                values.append(int(piece))
+        except ValueError:
+            raise click.BadParameter(f"'{text}' is not a list like 1,2,5-10") from None
+    return list(dict.fromkeys(values))
+
+
+def _parse_size(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 0
+    width, _, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height or width))
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not SIZE or WIDTHxHEIGHT") from None
+    if min(size) < 1:
+        raise click.BadParameter(f"'{text}': sizes are positive")
+    return size
+
+
+def _render_options(function):
+    options = [
+        click.option("--spp", default="16", show_default=True, metavar="LIST",
+                     help="Samples per pixel, e.g. 4,16,64 (one set of seeds each)."),
+        click.option("--seeds", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Independent renders per scene and spp (2 = one N2N pair)."),
+        click.option("--out", type=click.Path(file_okay=False), required=True),
+        click.option("--reference-spp", type=click.IntRange(min=0), default=0,
+                     help="Also render a reference at this spp (0: none)."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Blender processes; CPU threads are shared among them."),
+        click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
+                     show_default=True, help="auto: a GPU when Blender sees one."),
+        click.option("--float", "full_float", is_flag=True,
+                     help="32-bit float files instead of half."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@main.group()
+def render() -> None:
+    """Render Noise2Noise training pairs with Blender Cycles (needs the `blender` extra)."""
+
+
+def _run_render(jobs, out: str, settings: dict[str, Any], workers: int) -> None:
+    from mcdenoise.render.dataset import run_jobs
+
+    manifest = run_jobs(jobs, Path(out), settings, workers=workers)
+    count = sum(len(s["renders"]) for s in manifest["scenes"].values())
+    click.echo(f"{len(manifest['scenes'])} scene(s), {count} render(s) in {out}")
+
+
+@render.command("procedural")
+@click.option("--scenes", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--first", type=click.IntRange(min=0), default=0, help="First scene index.")
+@click.option("--size", default="256", show_default=True, metavar="SIZE|WxH")
+@click.option("--scene-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The generator's seed: another seed gives other scenes (validation).")
+@_render_options
+def render_procedural(scenes: int, first: int, size: str, scene_seed: int, spp: str,
+                      seeds: int, out: str, reference_spp: int, workers: int, device: str,
+                      full_float: bool) -> None:
+    """Varied procedural scenes (interiors, exteriors, studio, clutter, emitters)."""
+    from mcdenoise.render.dataset import RenderJob
+
+    width, height = _parse_size(size)
+    spp_list = parse_int_list(spp)
+    jobs = [RenderJob(scene=f"proc{scene_seed}-{index:05d}", out=out, spp=spp_list,
+                      seeds=seeds, width=width, height=height, reference_spp=reference_spp,
+                      scene_seed=scene_seed, index=index, device=device, half=not full_float)
+            for index in range(first, first + scenes)]
+    settings = {"source": "procedural", "scenes": scenes, "first": first, "spp": spp_list,
+                "seeds": seeds, "size": [width, height], "reference_spp": reference_spp,
+                "scene_seed": scene_seed}
+    _run_render(jobs, out, settings, workers)
+
+
+@render.command("blend")
+@click.argument("blend_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--frames", default=None, metavar="LIST", help="e.g. 1-50 (default: the "
+                                                             "current frame).")
+@click.option("--size", default=None, metavar="SIZE|WxH", help="Default: the file's own.")
+@click.option("--camera-jitter", type=float, is_flag=False, flag_value=0.1, default=0.0,
+              metavar="[AMOUNT]", help="Move the camera a little per frame (scene units).")
+@_render_options
+def render_blend(blend_file: str, frames: str | None, size: str | None, camera_jitter: float,
+                 spp: str, seeds: int, out: str, reference_spp: int, workers: int, device: str,
+                 full_float: bool) -> None:
+    """Training pairs from your own scene, frame by frame; no clean reference needed."""
+    from mcdenoise.render.dataset import RenderJob
+
+    if not blend_file.lower().endswith(".blend"):
+        raise click.BadParameter(f"{blend_file} is not a .blend file", param_hint="BLEND_FILE")
+    width, height = _parse_size(size)
+    frame_list = parse_int_list(frames) if frames else [1]
+    stem, spp_list = Path(blend_file).stem, parse_int_list(spp)
+    jobs = [RenderJob(scene=f"{stem}-f{frame:04d}", out=out, spp=spp_list, seeds=seeds,
+                      width=width, height=height, reference_spp=reference_spp,
+                      blend=str(Path(blend_file).resolve()), frame=frame,
+                      camera_jitter=camera_jitter, device=device, half=not full_float)
+            for frame in frame_list]
+    settings = {"source": str(Path(blend_file).resolve()), "frames": frame_list,
+                "spp": spp_list, "seeds": seeds, "size": [width, height],
+                "reference_spp": reference_spp, "camera_jitter": camera_jitter}
+    _run_render(jobs, out, settings, workers)

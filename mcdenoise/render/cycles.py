@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,10 @@ def configure_cycles(scene: Any, spp: int, seed: int, width: int, height: int,
     cycles.use_animated_seed = False
     cycles.use_denoising = False
     cycles.use_adaptive_sampling = False
+    # Unbiased: the factory default clamps indirect samples at 10, which darkens and biases
+    # exactly the bright paths Noise2Noise must learn to average.
+    cycles.sample_clamp_direct = 0.0
+    cycles.sample_clamp_indirect = 0.0
     scene.render.resolution_x = width
     scene.render.resolution_y = height
     scene.render.resolution_percentage = 100
@@ -59,6 +67,20 @@ def set_multilayer_exr(scene: Any, half: bool = True, codec: str = "ZIP") -> Non
     settings.exr_codec = codec
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            ctypes.CDLL(None).fflush(None)
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def render_still(scene: Any, path: str | os.PathLike) -> Path:
     """Render the scene's current frame to a multilayer EXR at ``path``."""
     bpy = import_bpy()
@@ -66,7 +88,30 @@ def render_still(scene: Any, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     scene.render.filepath = str(path)
     scene.render.use_file_extension = False
-    bpy.ops.render.render(write_still=True, scene=scene.name)
+    with _quiet_stdout():  # Blender prints a line per saved file; progress bars suffice
+        bpy.ops.render.render(write_still=True, scene=scene.name)
     if not path.exists():
         raise McdenoiseError(f"{path}: Blender did not write the render")
     return path
+
+
+def use_gpu(bpy: Any, scene: Any) -> str | None:
+    """Render on a GPU when Blender sees one (OptiX, CUDA, HIP, Metal, oneAPI, in that order);
+    returns the backend used, or None (the CPU stays in use)."""
+    try:
+        preferences = bpy.context.preferences.addons["cycles"].preferences
+    except KeyError:
+        return None
+    for backend in ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI"):
+        try:
+            preferences.compute_device_type = backend
+        except TypeError:  # this build does not know the backend
+            continue
+        preferences.get_devices()
+        gpus = [d for d in preferences.devices if d.type == backend]
+        if gpus:
+            for device in preferences.devices:
+                device.use = device.type == backend
+            scene.cycles.device = "GPU"
+            return backend
+    return None
