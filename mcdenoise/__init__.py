@@ -5,3 +5,11 @@ __version__ = "0.1.0"
 
 class McdenoiseError(Exception):
     """An expected failure (bad input, missing file, ...) reported to users as one line."""
+
+
+def load_model(path=None, device: str = "auto", precision: str = "fp32"):
+    """A ready denoiser (the bundled model by default): ``load_model().denoise(color,
+    albedo, normal, depth)`` on numpy arrays (H, W, 3) of linear HDR. See denoise.load_model."""
+    from mcdenoise.denoise import load_model as _load
+
+    return _load(path, device=device, precision=precision)

@@ -11,6 +11,7 @@ import os
 import pickle
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives
+        raise CheckpointError(f"{path}: not an mcdenoise checkpoint (not a PyTorch file)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -83,19 +86,86 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """(model in eval mode, its config) from a checkpoint."""
+def load_network(path: str | Path, device: str | torch.device = "cpu"):
+    """(network in eval mode, its config) from a checkpoint or a shipped model."""
     from mcdenoise.model import build_model
 
-    payload = load_checkpoint(path)
+    weights, config_dict, _ = load_weights(path)
     try:
-        config = Config.from_dict(payload["config"], source=str(path))
+        config = Config.from_dict(config_dict, source=str(path))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
     model = build_model(config)
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the model "
                               f"({str(exc).splitlines()[0][:160]})") from None
     return model.to(device).eval(), config
+
+
+# --- shipped models: one safetensors file, metadata inside ----------------------------------
+
+SHIPPED_FORMAT = "mcdenoise-model-1"
+
+
+def default_model_path() -> Path:
+    """The model that ships inside the package."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("mcdenoise.weights") / "default.safetensors"))
+
+
+def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | None = None) -> Path:
+    """A run folder (its best, else last checkpoint) or a checkpoint -> a safetensors model
+    whose metadata holds the config, the training step and ``info``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    source = Path(source)
+    if source.is_dir():
+        candidates = [source / "checkpoints" / name for name in ("best.pt", "last.pt")]
+        source = next((c for c in candidates if c.is_file()), candidates[-1])
+    payload = load_checkpoint(source)
+    metadata = {"format": SHIPPED_FORMAT, "config": json.dumps(payload["config"]),
+                "step": str(payload.get("step", "")), "source": source.name,
+                "info": json.dumps(info or {})}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.contiguous() for k, v in payload["model"].items()}
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, temporary, metadata=metadata)
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return out
+
+
+def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict]:
+    """(state dict, config dict, info) from a shipped .safetensors model or a .pt checkpoint."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model")
+    if path.suffix != ".safetensors":
+        payload = load_checkpoint(path)
+        return payload["model"], payload["config"], {"step": payload.get("step")}
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors model ({str(exc)[:120]})") from None
+    if metadata.get("format") != SHIPPED_FORMAT:
+        raise CheckpointError(f"{path}: not an mcdenoise model (no mcdenoise metadata)")
+    return tensors, json.loads(metadata["config"]), json.loads(metadata.get("info", "{}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,87 @@ def render_blend(blend_file: str, frames: str | None, size: str | None, camera_j
                 "spp": spp_list, "seeds": seeds, "size": [width, height],
                 "reference_spp": reference_spp, "camera_jitter": camera_jitter}
     _run_render(jobs, out, settings, workers)
+
+
+def _memory(text: str | None) -> int | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)B?\s*", text.upper())
+    if not match:
+        raise click.BadParameter(f"'{text}' is not a size like 2G or 512M",
+                                 param_hint="--max-memory")
+    return int(float(match[1]) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match[2]])
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="IN...")
+@click.option("-o", "--output", metavar="OUT", help="A file, a directory, or a pattern such "
+                                                   "as clean/beauty.####.exr.")
+@click.option("--frames", metavar="LIST", help="Frames of a pattern input, e.g. 1001-1100.")
+@click.option("--model", type=click.Path(), help="A .safetensors model or a training "
+                                                 "checkpoint (default: the bundled model).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
+              show_default=True)
+@click.option("--tile", type=click.IntRange(min=32), help="Tile size (default: from "
+                                                          "--max-memory).")
+@click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap (default: half "
+                                                            "the receptive field).")
+@click.option("--max-memory", metavar="SIZE", help="Memory for the network's activations, "
+                                                   "e.g. 2G (default 1G).")
+@click.option("--layer", metavar="NAME", help="Only this view layer (default: all).")
+@click.option("--no-keep-noisy", is_flag=True, help="Do not keep the noisy beauty as "
+                                                    "'Noisy Image'.")
+@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch.")
+@click.option("--dry-run", is_flag=True, help="List what would be done.")
+def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
+            device: str, precision: str, tile: int | None, overlap: int | None,
+            max_memory: str | None, layer: str | None, no_keep_noisy: bool, overwrite: bool,
+            threads: int | None, dry_run: bool) -> None:
+    """Denoise EXR renders: single files or whole sequences; every other layer is kept."""
+    from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status, load_model, plan_jobs
+
+    jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    denoiser = load_model(model, device=device, precision=precision)
+    options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
+                             tile=tile, overlap=overlap)
+    options.max_memory = _memory(max_memory) or options.max_memory
+    if dry_run:
+        for job in jobs:
+            try:
+                status = job_status(job, denoiser, overwrite)
+            except McdenoiseError as exc:
+                status = f"error: {exc}"
+            click.echo(f"{status:8} {job.source} -> {job.target}")
+        return
+    failures = denoise_jobs(jobs, denoiser, options)
+    done = len(jobs) - len(failures)
+    if len(jobs) > 1 or failures:
+        click.echo(f"{done} of {len(jobs)} frame(s) denoised or already done", err=True)
+    if failures:
+        if len(jobs) == 1:
+            raise McdenoiseError(failures[0][1])
+        listed = ", ".join(str(job.frame if job.frame is not None else job.source.name)
+                           for job, _ in failures)
+        raise McdenoiseError(f"{len(failures)} frame(s) failed: {listed}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True), metavar="RUN_DIR|CHECKPOINT")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The .safetensors file to write.")
+@click.option("--note", help="A line about how the model was trained, kept in its metadata.")
+def export(source: str, output: str, note: str | None) -> None:
+    """Turn a training run (its best checkpoint) into a model file for `denoise --model`."""
+    from mcdenoise.checkpoint import export_model
+
+    if not output.endswith(".safetensors"):
+        raise click.BadParameter("the model file must end in .safetensors", param_hint="-o")
+    path = export_model(source, output, {"note": note} if note else None)
+    click.echo(f"model written: {path}")

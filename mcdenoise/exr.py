@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,10 +155,19 @@ def _window(value: Any) -> tuple[int, int, int, int]:
     return int(low[0]), int(low[1]), int(high[0]), int(high[1])
 
 
+_NATIVE_LOCK = threading.Lock()  # file descriptors are process-wide: one capture at a time
+
+
 @contextlib.contextmanager
 def _native_output() -> Iterator[list[str]]:
     """Collect what the OpenEXR library prints on stdout/stderr: for damaged pixel data it
     prints warnings and returns empty channels instead of raising."""
+    with _NATIVE_LOCK, _captured_fds() as messages:
+        yield messages
+
+
+@contextlib.contextmanager
+def _captured_fds() -> Iterator[list[str]]:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -687,3 +697,105 @@ def load_frame(path: str | os.PathLike, layer: str | None = None,
     for note in frame.notes:
         log.warning("%s: %s", path, note)
     return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing a denoised beauty back
+
+
+def _from_display_window(part: ExrPart, name: str, plane: np.ndarray) -> np.ndarray:
+    """A (H, W) display-window plane written over a channel's data window (overscan kept)."""
+    original = part.channels[name].pixels
+    out = original.astype(np.float32, copy=True)
+    dx0, dy0, dx1, dy1 = part.display_window
+    x0, y0, x1, y1 = part.data_window
+    left, top, right, bottom = max(x0, dx0), max(y0, dy0), min(x1, dx1), min(y1, dy1)
+    if right >= left and bottom >= top:
+        out[top - y0:bottom - y0 + 1, left - x0:right - x0 + 1] = plane[
+            top - dy0:bottom - dy0 + 1, left - dx0:right - dx0 + 1]
+    if original.dtype == np.float16:
+        return np.clip(out, -_HALF_MAX, _HALF_MAX).astype(np.float16)
+    return out.astype(original.dtype)
+
+
+def _copy_structure(image: ExrImage) -> ExrImage:
+    parts = [ExrPart(p.name, dict(p.channels), dict(p.header)) for p in image.parts]
+    return ExrImage(parts, image.multipart, image.path)
+
+
+def _combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
+    """Cycles' (already denoised) Combined next to a Noisy Image, where ours goes."""
+    for candidate, channel_sets, _ in ALIASES["color"][1:2]:
+        found = _pass_index(image).get((layer, candidate))
+        picked = _pick_channels(found, channel_sets) if found else None
+        if picked:
+            return BufferSource(image.path, tuple(n for _, n in picked),
+                                tuple(i for i, _ in picked), candidate)
+    return None
+
+
+def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: bool = True,
+                  attributes: Mapping[str, str] | None = None) -> ExrImage:
+    """A copy of ``image`` with the denoised beauty of ``frame.layer`` written in.
+
+    color: (H, W, 3) linear, display window. The denoised beauty takes the channel names of
+    the input beauty; the noisy one is kept as ``<layer>.Noisy Image`` (its own part in a
+    multi-part file) unless ``keep_noisy`` is False. When the input's beauty already was a
+    Noisy Image (Cycles denoised Combined), ours replaces Combined and the Noisy Image stays.
+    Every other channel, part and attribute is unchanged; ``attributes`` go on every part.
+    """
+    out = _copy_structure(image)
+    source = frame.sources["color"]
+    noisy_name = "Noisy Image"
+    target = source
+    if source.pass_name == noisy_name:
+        target = _combined_beside(image, frame.layer) or source
+    planes = [color[..., i] for i in range(3)]
+    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
+        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
+    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
+        part = out.parts[part_index]
+        part.channels[name] = ExrChannel(_from_display_window(part, name, plane),
+                                         *_sampling(part.channels[name]))
+    if keep_noisy and target is source:
+        _add_noisy_copy(image, out, frame, noisy_name)
+    elif not keep_noisy and target is not source:
+        _drop_pass(out, frame.layer, noisy_name)
+    for part in out.parts:
+        part.header.update(attributes or {})
+    return out
+
+
+def _sampling(channel: ExrChannel) -> tuple[int, int, bool]:
+    return channel.x_sampling, channel.y_sampling, channel.p_linear
+
+
+def _add_noisy_copy(image: ExrImage, out: ExrImage, frame: Frame, noisy_name: str) -> None:
+    source = frame.sources["color"]
+    names = list(source.channels)
+    alpha = frame.sources.get("alpha")
+    if alpha and alpha.pass_name == source.pass_name:
+        names.append(alpha.channels[0])
+    prefix = f"{frame.layer}." if frame.layer else ""
+    copies = {}
+    for name in names:
+        part_index = next(i for i, n in image.channel_names() if n == name)
+        letter = split_channel_name(name)[2]
+        copies[f"{prefix}{noisy_name}.{letter}"] = (part_index, image.parts[part_index]
+                                                    .channels[name])
+    if image.multipart:
+        first = image.parts[copies[next(iter(copies))][0]]
+        header = {k: v for k, v in first.header.items() if k != "name"}
+        out.parts.append(ExrPart(f"{prefix}{noisy_name}", {n: c for n, (_, c) in copies.items()},
+                                 header))
+    else:
+        for name, (part_index, channel) in copies.items():
+            out.parts[part_index].channels[name] = channel
+
+
+def _drop_pass(out: ExrImage, layer: str, pass_name: str) -> None:
+    for part in out.parts:
+        for name in list(part.channels):
+            if split_channel_name(name)[:2] == (layer, pass_name):
+                del part.channels[name]
+    out.parts = [p for p in out.parts if p.channels]

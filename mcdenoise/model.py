@@ -54,6 +54,21 @@ class UNet(nn.Module):
         self.tail = nn.Sequential(conv_block(last_in, 64, config), conv_block(64, 32, config))
         self.out = nn.Conv2d(32, out_channels, 3, padding=1)
 
+    @property
+    def receptive_field(self) -> int:
+        """Width in pixels of the input window that one output pixel depends on."""
+        field, step = 1, 1
+        field += 2 * step  # head
+        for _ in range(self.depth):
+            field += 2 * step + step  # conv, then 2x2 max-pool
+            step *= 2
+        field += 2 * step  # bottleneck
+        for _ in range(self.depth - 1):
+            step //= 2
+            field += 4 * step  # two convs after each upsampling
+        step //= 2
+        return field + 6 * step  # the last two convs and the output conv
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W), any H, W -> (B, C_out, H, W)."""
         height, width = x.shape[-2:]

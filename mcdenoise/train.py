@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from mcdenoise import McdenoiseError
 from mcdenoise.checkpoint import (
     load_checkpoint,
-    load_model,
+    load_network,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -87,7 +87,7 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None) 
     torch.manual_seed(config.train.seed)
     model = build_model(config)
     if config.train.init_from and resume is None:
-        source, _ = load_model(config.train.init_from)
+        source, _ = load_network(config.train.init_from)
         try:
             model.load_state_dict(source.state_dict())
         except RuntimeError:

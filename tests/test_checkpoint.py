@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from mcdenoise.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from mcdenoise.checkpoint import CheckpointError, load_checkpoint, load_network, save_checkpoint
 from mcdenoise.config import Config
 
 
@@ -25,7 +25,7 @@ def test_round_trip_rebuilds_the_model_from_the_checkpoint_alone(tmp_path):
     config = _tiny()
     model = build_model(config).eval()
     save_checkpoint(tmp_path / "m.pt", model, config, step=7)
-    loaded, loaded_config = load_model(tmp_path / "m.pt")
+    loaded, loaded_config = load_network(tmp_path / "m.pt")
     assert loaded_config == config and load_checkpoint(tmp_path / "m.pt")["step"] == 7
     x = torch.rand(1, 6, 12, 12)
     torch.testing.assert_close(loaded(x), model(x))
@@ -47,7 +47,7 @@ def test_a_planted_malicious_pickle_does_not_run(tmp_path, monkeypatch):
     with open(tmp_path / "evil.pkl", "wb") as stream:
         pickle.dump(_Payload(), stream)
     with pytest.raises(CheckpointError):
-        load_model(tmp_path / "evil.pkl")
+        load_network(tmp_path / "evil.pkl")
     assert not marker.exists()
 
 
@@ -55,7 +55,7 @@ def test_other_files_are_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match="not a PyTorch file"):
         load_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an mcdenoise checkpoint"):

@@ -21,10 +21,10 @@ def test_configs_are_reachable_from_the_installed_package():
 
 
 def test_sample_render_ships_with_features():
-    sample = importlib.resources.files("mcdenoise.samples") / "sample_8spp.exr"
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
     with importlib.resources.as_file(sample) as path:
         frame = load_frame(path)
-    assert (frame.width, frame.height) == (192, 128)
+    assert (frame.width, frame.height) == (256, 192)
     assert {"albedo", "normal", "depth"} <= set(frame.sources)
     assert frame.normal_space == "camera" and frame.notes == []
 
@@ -45,7 +45,7 @@ def test_wheel_carries_configs_addon_and_sample(tmp_path):
         names = set(archive.namelist())
         manifest = tomllib.loads(archive.read("mcdenoise/blender_addon/blender_manifest.toml")
                                  .decode())
-    assert {"mcdenoise/configs/README.md", "mcdenoise/samples/sample_8spp.exr",
+    assert {"mcdenoise/configs/README.md", "mcdenoise/samples/sample_16spp.exr",
             "mcdenoise/exr.py"} <= names
     assert manifest["schema_version"] == "1.0.0"
     assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]

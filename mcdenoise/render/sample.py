@@ -1,4 +1,5 @@
-"""The small noisy sample render that ships in `mcdenoise/samples/` (and the tests' scene).
+"""A fixed hand-made scene for tests and quick checks (the shipped sample comes from
+`mcdenoise render procedural`, see mcdenoise/samples/README.md).
 
     python -m mcdenoise.render.sample OUT.exr [--size 192x128] [--spp 8] [--seed 1]
 

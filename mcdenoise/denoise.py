@@ -1,0 +1,375 @@
+"""Inference: whole-frame normalisation, aligned overlapping tiles with smooth blending."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mcdenoise import McdenoiseError
+from mcdenoise.config import Config
+from mcdenoise.features import build_input, frame_stats, output_to_linear
+from mcdenoise.model import UNet
+
+log = logging.getLogger(__name__)
+
+# Inference memory per pixel of a tile, in bytes, for the default U-Net widths (float32
+# activations alive at the widest point of the decoder, measured; scaled by width).
+_BYTES_PER_PIXEL = 2600
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes for activations; the tile size follows from it
+
+
+@dataclass(frozen=True)
+class Tile:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def _band_weights(length: int, before: int, after: int, blend: int) -> np.ndarray:
+    """Weights of one window along an axis. In a band of width L shared with a neighbour,
+    the (L - blend) / 2 pixels nearest this window's edge get 0 (their context was cut by the
+    tile border), then the weight rises linearly over ``blend`` pixels to 1; neighbouring
+    windows' ramps are complementary, so they sum to 1."""
+    weights = np.ones(length, np.float32)
+    for band, flip in ((before, False), (after, True)):
+        if band <= 0:
+            continue
+        ramp_width = min(blend, band)
+        dead = (band - ramp_width) // 2
+        side = np.zeros(band, np.float32)
+        side[dead:dead + ramp_width] = (np.arange(ramp_width, dtype=np.float32) + 0.5) / ramp_width
+        side[dead + ramp_width:] = 1.0
+        if flip:
+            weights[length - band:] = np.minimum(weights[length - band:], side[::-1])
+        else:
+            weights[:band] = np.minimum(weights[:band], side)
+    return weights
+
+
+def tile_origins(size: int, tile: int, overlap: int, alignment: int) -> list[int]:
+    """Window starts along one axis: aligned, each overlapping the previous by >= overlap."""
+    if size <= tile:
+        return [0]
+    origins, step = [0], max(alignment, (tile - overlap) // alignment * alignment)
+    while origins[-1] + tile < size:
+        origins.append(min(origins[-1] + step, (size - tile + alignment - 1)
+                           // alignment * alignment))
+    return origins
+
+
+class Denoiser:
+    """A trained network plus what it needs around it. ``denoise`` takes numpy arrays."""
+
+    def __init__(self, model: UNet, config: Config, device: torch.device,
+                 precision: str = "fp32", name: str = "model", digest: str = "") -> None:
+        if precision == "fp16" and device.type == "cpu":
+            raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
+        self.model, self.config, self.device = model.to(device).eval(), config, device
+        self.precision, self.name, self.digest = precision, name, digest
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.config.input.features)
+
+    @property
+    def blend(self) -> int:
+        """Width of the linear cross-fade between neighbouring tiles."""
+        return self.model.alignment
+
+    @property
+    def default_overlap(self) -> int:
+        """Shared band between tiles: every blended pixel keeps half the receptive field of
+        context on each side, so tiles agree with the untiled result."""
+        align = self.model.alignment
+        return math.ceil((self.model.receptive_field + self.blend) / align) * align
+
+    def tile_for_memory(self, max_memory: int) -> int:
+        width = self.config.model.dec_width / 96
+        side = math.sqrt(max_memory / (_BYTES_PER_PIXEL * max(width, 0.25)))
+        align = self.model.alignment
+        return max(int(side) // align * align, self.default_overlap * 2 + align)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    @torch.inference_mode()
+    def _run(self, window: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(window)[None].to(self.device)
+        with self._autocast():
+            pred = self.model(x)
+        return pred[0].float().cpu().numpy()
+
+    def denoise(self, color: np.ndarray, albedo: np.ndarray | None = None,
+                normal: np.ndarray | None = None, depth: np.ndarray | None = None,
+                tile: int | None = None, overlap: int | None = None,
+                max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
+        """color (H, W, 3) linear HDR; albedo, normal (H, W, 3), depth (H, W) when the model
+        uses them. Returns the denoised (H, W, 3) float32 linear HDR, >= 0."""
+        stats = frame_stats(color, depth)  # whole frame: every tile sees the same scaling
+        network_input = build_input(color, self.config.input, stats, albedo, normal, depth)
+        pred = self.run_tiled(network_input, tile, overlap, max_memory)
+        out = output_to_linear(torch.from_numpy(pred), stats, self.config.input)
+        return np.ascontiguousarray(out.numpy().transpose(1, 2, 0))
+
+    def run_tiled(self, network_input: np.ndarray, tile: int | None = None,
+                  overlap: int | None = None, max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
+        """(C, H, W) network input -> (3, H, W) output, in aligned tiles when it is large."""
+        _, height, width = network_input.shape
+        align = self.model.alignment
+        overlap = self.default_overlap if overlap is None else overlap
+        tile = tile or self.tile_for_memory(max_memory)
+        tile = max(math.ceil(tile / align) * align, overlap + align)
+        if height <= tile and width <= tile:
+            return self._run(network_input)
+        out = np.zeros((3, height, width), np.float32)
+        total = np.zeros((height, width), np.float32)
+        ys, xs = tile_origins(height, tile, overlap, align), tile_origins(width, tile, overlap,
+                                                                           align)
+        for index_y, y in enumerate(ys):
+            for index_x, x in enumerate(xs):
+                window = Tile(y, min(y + tile, height), x, min(x + tile, width))
+                pred = self._run(np.ascontiguousarray(
+                    network_input[:, window.y0:window.y1, window.x0:window.x1]))
+                weight = np.outer(self._axis_weights(ys, index_y, tile, height),
+                                  self._axis_weights(xs, index_x, tile, width))
+                out[:, window.y0:window.y1, window.x0:window.x1] += pred * weight
+                total[window.y0:window.y1, window.x0:window.x1] += weight
+        return out / total
+
+    def _axis_weights(self, origins: list[int], index: int, tile: int, size: int) -> np.ndarray:
+        start, end = origins[index], min(origins[index] + tile, size)
+        before = min(origins[index - 1] + tile, size) - start if index > 0 else 0
+        after = end - origins[index + 1] if index + 1 < len(origins) else 0
+        return _band_weights(end - start, before, after, self.blend)
+
+
+def file_digest(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def load_model(path: str | Path | None = None, device: str = "auto",
+               precision: str = "fp32") -> Denoiser:
+    """A ready denoiser: ``path`` (a .safetensors model or a training checkpoint), or the
+    bundled default model; ``device`` auto picks CUDA, then MPS, then the CPU."""
+    from mcdenoise.checkpoint import default_model_path, load_network
+    from mcdenoise.train import pick_device
+
+    path = Path(path) if path is not None else default_model_path()
+    if not path.is_file():
+        raise McdenoiseError(f"{path}: no such model")
+    chosen = pick_device(device)
+    model, config = load_network(path, chosen)
+    return Denoiser(model, config, chosen, precision, path.stem, file_digest(path)[:16])
+
+
+# --- files and sequences ------------------------------------------------------------------------
+
+MODEL_ATTRIBUTE, HASH_ATTRIBUTE = "mcdenoise.model", "mcdenoise.model_sha256"
+_FRAME_TOKEN = re.compile(r"(#+)|%0?(\d*)d|\$F(\d*)")
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+    frame: int | None = None
+
+
+def _pattern_parts(pattern: str) -> tuple[str, int, str] | None:
+    """'shot/b.####.exr' -> ('shot/b.', 4, '.exr'); also %04d and $F4 (0 = no padding)."""
+    match = _FRAME_TOKEN.search(pattern)
+    if match is None:
+        return None
+    hashes, printf, houdini = match.groups()
+    width = len(hashes) if hashes else int(printf or houdini or 0)
+    return pattern[:match.start()], width, pattern[match.end():]
+
+
+def _format_frame(parts: tuple[str, int, str], frame: int) -> Path:
+    head, width, tail = parts
+    return Path(f"{head}{frame:0{width}d}{tail}")
+
+
+def _frames_on_disk(parts: tuple[str, int, str]) -> list[int]:
+    head, width, tail = parts
+    folder, prefix = Path(head).parent, Path(head).name
+    digits = rf"\d{{{width},}}" if width else r"\d+"
+    regex = re.compile(rf"^{re.escape(prefix)}(-?{digits}){re.escape(tail)}$")
+    if not folder.is_dir():
+        return []
+    found = (regex.match(p.name) for p in folder.iterdir())
+    return sorted(int(m[1]) for m in found if m)
+
+
+def _trailing_number(path: Path) -> int | None:
+    found = re.findall(r"\d+", path.name)
+    return int(found[-1]) if found else None
+
+
+def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -> list[Job]:
+    """(input, output) per frame from files, directories, globs or frame patterns; ``output``
+    is a file (one input), a directory, or a pattern (####, %04d, $F4)."""
+    from mcdenoise.cli import expand_inputs
+
+    sources: list[tuple[Path, int | None]] = []
+    for item in inputs:
+        parts = _pattern_parts(item)
+        if parts is None:
+            sources += [(p, _trailing_number(p)) for p in expand_inputs((item,))]
+            continue
+        numbers = frames if frames is not None else _frames_on_disk(parts)
+        if not numbers:
+            raise McdenoiseError(f"{item}: no frames found (give --frames)")
+        sources += [(_format_frame(parts, n), n) for n in numbers]
+    if not sources:
+        raise McdenoiseError("no input files")
+    if output is None:
+        raise McdenoiseError("give an output with -o (a file, a directory or a pattern)")
+    out_parts = _pattern_parts(output)
+    to_folder = Path(output).is_dir() or output.endswith(("/", os.sep))
+    if len(sources) > 1 and out_parts is None and not to_folder:
+        raise McdenoiseError(f"-o {output}: several inputs need a directory or a frame "
+                             "pattern such as out/beauty.####.exr")
+    jobs = []
+    for source, number in sources:
+        if out_parts is not None:
+            if number is None:
+                raise McdenoiseError(f"{source}: no frame number for the output pattern")
+            target = _format_frame(out_parts, number)
+        else:
+            target = Path(output) / source.name if to_folder else Path(output)
+        if target.resolve() == source.resolve():
+            raise McdenoiseError(f"{source}: the output is the input; inputs are never modified")
+        jobs.append(Job(source, target, number))
+    targets = [job.target for job in jobs]
+    if len(set(targets)) != len(targets):
+        raise McdenoiseError("several inputs would write the same output file")
+    return jobs
+
+
+@dataclass
+class DenoiseOptions:
+    layer: str | None = None
+    keep_noisy: bool = True
+    overwrite: bool = False
+    tile: int | None = None
+    overlap: int | None = None
+    max_memory: int = DEFAULT_MAX_MEMORY
+
+
+def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
+    """'denoise' (no output yet), 'skip' (done with this model), 'redo' (another model's
+    output, or --overwrite); a foreign file under the output name is an error."""
+    from mcdenoise.exr import ExrError, read_exr
+
+    if not job.target.exists():
+        return "denoise"
+    if overwrite:
+        return "redo"
+    try:
+        header = read_exr(job.target, header_only=True).parts[0].header
+    except ExrError:
+        header = {}
+    if header.get(HASH_ATTRIBUTE) == denoiser.digest:
+        return "skip"
+    if HASH_ATTRIBUTE in header:
+        return "redo"
+    raise McdenoiseError(f"{job.target}: exists and was not written by mcdenoise "
+                         "(--overwrite replaces it)")
+
+
+def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
+    """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept."""
+    from mcdenoise.exr import find_oidn_siblings, frame_from_image, list_layers, with_denoised
+
+    path = image.path or Path("<image>")
+    layers = [options.layer] if options.layer is not None else list_layers(image) or [None]
+    attributes = {MODEL_ATTRIBUTE: denoiser.name, HASH_ATTRIBUTE: denoiser.digest}
+    extra = find_oidn_siblings(path) if image.path else {}
+    out = image
+    for layer in layers:
+        frame = frame_from_image(image, layer, extra=extra)
+        for note in frame.notes:
+            log.warning("%s: %s", path, note)
+        missing = [name for name in denoiser.features if getattr(frame, name) is None]
+        if missing:
+            raise McdenoiseError(
+                f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
+                "View Layer Properties > Passes > Data > Denoising Data")
+        color = denoiser.denoise(frame.color, frame.albedo, frame.normal, frame.depth,
+                                 options.tile, options.overlap, options.max_memory)
+        out = with_denoised(out, frame, color, options.keep_noisy, attributes)
+    return out
+
+
+def _remove_stray_temporaries(target: Path) -> None:
+    """Temporary files a killed run left beside the output (write_exr's naming)."""
+    folder = target.parent if str(target.parent) else Path(".")
+    for stray in folder.glob(f".{glob_escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stray.unlink()
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
+                 progress: bool = True) -> list[tuple[Job, str]]:
+    """Denoise a sequence, reading the next frame while this one is denoised. A failing frame
+    is reported and skipped; returns the (job, reason) failures."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    from mcdenoise.exr import read_exr, write_exr
+
+    failures: list[tuple[Job, str]] = []
+    todo = []
+    for job in jobs:
+        try:
+            if job_status(job, denoiser, options.overwrite) != "skip":
+                todo.append(job)
+        except McdenoiseError as exc:
+            failures.append((job, str(exc)))
+    size = None
+    bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(read_exr, todo[0].source) if todo else None
+        for index, job in enumerate(todo):
+            current = pending
+            pending = reader.submit(read_exr, todo[index + 1].source) if index + 1 < len(
+                todo) else None
+            try:
+                image = current.result()
+                if size is not None and image.size != size:
+                    raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} but "
+                                         f"the sequence is {size[0]}x{size[1]}")
+                size = size or image.size
+                out = denoise_image(image, denoiser, options)
+                job.target.parent.mkdir(parents=True, exist_ok=True)
+                _remove_stray_temporaries(job.target)
+                write_exr(job.target, out)
+            except McdenoiseError as exc:
+                failures.append((job, str(exc)))
+                bar.write(f"Error: {exc}")
+            bar.update(1)
+    bar.close()
+    return failures

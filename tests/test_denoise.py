@@ -1,0 +1,241 @@
+"""`mcdenoise denoise` and the Python API: tiles, pass-through, sequences, resume, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import OpenEXR
+import pytest
+from click.testing import CliRunner
+from conftest import write_mc_render, write_raw
+
+import mcdenoise
+from mcdenoise.checkpoint import save_checkpoint
+from mcdenoise.cli import main
+from mcdenoise.config import load_config
+from mcdenoise.denoise import HASH_ATTRIBUTE, load_model, tile_origins
+from mcdenoise.exr import load_frame, read_exr
+from mcdenoise.metrics import tonemap
+from mcdenoise.model import build_model
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    config = load_config("tiny")
+    config.model.depth = 3
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, build_model(config), config, step=0)
+    return path
+
+
+def _render(path, size=(40, 52), seed=0, **extra):
+    rng = np.random.default_rng(seed)
+    height, width = size
+    color = (rng.random((height, width, 3)) * 3).astype(np.float32)
+    albedo = rng.random((height, width, 3)).astype(np.float32)
+    normal = rng.random((height, width, 3)).astype(np.float32) * 2 - 1
+    depth = rng.random((height, width)).astype(np.float32) * 5
+    write_mc_render(path, color, albedo, normal, depth, **extra)
+    return color
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_tiled_matches_untiled(model_path):
+    denoiser = load_model(model_path, device="cpu")
+    rng = np.random.default_rng(0)
+    color = (rng.random((150, 170, 3)) * 4).astype(np.float32)
+    features = dict(albedo=rng.random((150, 170, 3)).astype(np.float32),
+                    normal=rng.random((150, 170, 3)).astype(np.float32),
+                    depth=rng.random((150, 170)).astype(np.float32))
+    whole = denoiser.denoise(color, **features, tile=4096)
+    overlap = denoiser.default_overlap
+    assert overlap * 2 >= denoiser.model.receptive_field
+    tiled = denoiser.denoise(color, **features, tile=overlap + 48)
+    difference = (tonemap(_t(whole)) - tonemap(_t(tiled))).abs().max().item()
+    assert difference < 1e-3
+
+
+def _t(array):
+    import torch
+
+    return torch.from_numpy(array)
+
+
+def test_tile_origins_are_aligned_and_cover_the_frame():
+    origins = tile_origins(1000, 256, 96, 32)
+    assert all(o % 32 == 0 for o in origins) and origins[0] == 0
+    assert origins[-1] + 256 >= 1000
+    assert all(b - a <= 256 - 96 for a, b in zip(origins, origins[1:], strict=False))
+
+
+def test_single_file_keeps_every_other_layer_and_attribute(tmp_path, model_path):
+    source = tmp_path / "render.exr"
+    color = _render(source)
+    image = read_exr(source)
+    extra = OpenEXR.Part({"compression": OpenEXR.PIZ_COMPRESSION,
+                          "type": OpenEXR.scanlineimage,
+                          "dataWindow": image.parts[0].header["dataWindow"],
+                          "displayWindow": image.parts[0].header["displayWindow"]},
+                         {"ViewLayer.CryptoObject00.r": np.full((40, 52), 7.0, np.float32)},
+                         "ViewLayer.CryptoObject00")
+    parts = [OpenEXR.Part({**p.header, "Software": "Blender 5.0.1"},
+                          {n: c.pixels for n, c in p.channels.items()}, p.name)
+             for p in image.parts]
+    OpenEXR.File(parts + [extra]).write(str(source))
+    result = _cli("denoise", source, "-o", tmp_path / "clean.exr", "--model", model_path)
+    assert result.exit_code == 0, result.output
+    out = read_exr(tmp_path / "clean.exr")
+    names = [p.name for p in out.parts]
+    assert names[:-1] == [p.name for p in read_exr(source).parts]
+    assert names[-1] == "ViewLayer.Noisy Image"
+    frame = load_frame(tmp_path / "clean.exr")
+    assert frame.sources["color"].pass_name == "Noisy Image"  # a rerun denoises the same
+    np.testing.assert_allclose(frame.color, color, rtol=1e-6)
+    combined = out.parts[0]
+    assert combined.header["Software"] == "Blender 5.0.1"
+    assert combined.header[HASH_ATTRIBUTE] and combined.compression == "zip"
+    assert not np.allclose(combined.channels["ViewLayer.Combined.R"].pixels, color[..., 0])
+    assert np.all(combined.channels["ViewLayer.Combined.A"].pixels == 1.0)  # alpha untouched
+    crypto = out.parts[names.index("ViewLayer.CryptoObject00")]
+    assert np.all(crypto.channels["ViewLayer.CryptoObject00.r"].pixels == 7.0)
+
+
+def test_rerun_on_the_output_agrees(tmp_path, model_path):
+    _render(tmp_path / "render.exr")
+    _cli("denoise", tmp_path / "render.exr", "-o", tmp_path / "a.exr", "--model", model_path)
+    _cli("denoise", tmp_path / "a.exr", "-o", tmp_path / "b.exr", "--model", model_path)
+    first, second = read_exr(tmp_path / "a.exr"), read_exr(tmp_path / "b.exr")
+    assert [p.name for p in first.parts] == [p.name for p in second.parts]
+    for a, b in zip(first.parts, second.parts, strict=True):
+        for name in a.channels:
+            np.testing.assert_array_equal(a.channels[name].pixels, b.channels[name].pixels)
+
+
+def test_no_keep_noisy_and_single_part_files(tmp_path, model_path):
+    rng = np.random.default_rng(0)
+    channels = {c: (rng.random((20, 24)) * 2).astype(np.float32) for c in "RGB"}
+    channels.update({f"albedo.{c}": rng.random((20, 24), np.float32) for c in "RGB"})
+    channels.update({f"N.{c}": rng.random((20, 24), np.float32) for c in "XYZ"})
+    channels["Z"] = rng.random((20, 24), np.float32)
+    write_raw(tmp_path / "plain.exr", channels)
+    assert _cli("denoise", tmp_path / "plain.exr", "-o", tmp_path / "kept.exr",
+                "--model", model_path).exit_code == 0
+    kept = read_exr(tmp_path / "kept.exr")
+    assert not kept.multipart and "Noisy Image.R" in kept.parts[0].channels
+    assert _cli("denoise", tmp_path / "plain.exr", "-o", tmp_path / "bare.exr", "--model",
+                model_path, "--no-keep-noisy").exit_code == 0
+    assert set(read_exr(tmp_path / "bare.exr").parts[0].channels) == set(channels)
+
+
+def test_nan_and_inf_inputs_give_finite_outputs(tmp_path, model_path):
+    rng = np.random.default_rng(3)
+    color = (rng.random((30, 30, 3)) * 2).astype(np.float32)
+    color[0, 0] = [np.nan, np.inf, -np.inf]
+    color[5, 5] = 1e30
+    ones = np.ones((30, 30, 3), np.float32)
+    write_mc_render(tmp_path / "bad.exr", color, ones * 0.5, ones * 0.3, ones[..., 0])
+    assert _cli("denoise", tmp_path / "bad.exr", "-o", tmp_path / "out.exr", "--model",
+                model_path).exit_code == 0
+    out = read_exr(tmp_path / "out.exr").parts[0].channels
+    for letter in "RGB":
+        assert np.isfinite(out[f"ViewLayer.Combined.{letter}"].pixels).all()
+
+
+def test_sequence_with_frames_resume_and_stray_temporaries(tmp_path, model_path):
+    for frame in (1001, 1002, 1003):
+        _render(tmp_path / "shot" / f"beauty.{frame}.exr", seed=frame)
+    out = tmp_path / "clean"
+    first = _cli("denoise", tmp_path / "shot" / "beauty.####.exr", "-o",
+                 out / "beauty.####.exr", "--frames", "1001-1002", "--model", model_path)
+    assert first.exit_code == 0, first.output
+    done = out / "beauty.1001.exr"
+    stamp = done.stat().st_mtime_ns
+    stray = out / ".beauty.1003.exr.abc123.tmp"
+    stray.write_bytes(b"half a file")
+    dry = _cli("denoise", tmp_path / "shot" / "beauty.%04d.exr", "-o", out / "beauty.$F4.exr",
+               "--model", model_path, "--dry-run")
+    assert dry.exit_code == 0
+    assert [line.split()[0] for line in dry.output.splitlines()] == ["skip", "skip", "denoise"]
+    again = _cli("denoise", tmp_path / "shot" / "beauty.####.exr", "-o",
+                 out / "beauty.####.exr", "--model", model_path)
+    assert again.exit_code == 0, again.output
+    assert done.stat().st_mtime_ns == stamp  # finished with this model: skipped
+    assert sorted(p.name for p in out.iterdir()) == [f"beauty.{f}.exr" for f in (1001, 1002,
+                                                                                  1003)]
+
+
+def test_output_of_another_model_is_redone_a_foreign_file_is_refused(tmp_path, model_path):
+    _render(tmp_path / "r.exr")
+    other = tmp_path / "other.pt"
+    config = load_config("tiny")
+    config.model.depth = 3
+    save_checkpoint(other, build_model(config), config, step=1)
+    _cli("denoise", tmp_path / "r.exr", "-o", tmp_path / "o.exr", "--model", other)
+    dry = _cli("denoise", tmp_path / "r.exr", "-o", tmp_path / "o.exr", "--model", model_path,
+               "--dry-run")
+    assert dry.output.startswith("redo")
+    _render(tmp_path / "foreign.exr")
+    refused = _cli("denoise", tmp_path / "r.exr", "-o", tmp_path / "foreign.exr", "--model",
+                   model_path)
+    assert refused.exit_code == 1 and "was not written by mcdenoise" in refused.output
+    assert _cli("denoise", tmp_path / "r.exr", "-o", tmp_path / "foreign.exr", "--model",
+                model_path, "--overwrite").exit_code == 0
+
+
+def test_a_bad_frame_is_reported_and_the_others_are_done(tmp_path, model_path):
+    shot = tmp_path / "shot"
+    _render(shot / "f.0001.exr")
+    (shot / "f.0002.exr").write_bytes(b"junk")
+    _render(shot / "f.0003.exr", size=(20, 20))
+    _render(shot / "f.0004.exr")
+    result = _cli("denoise", shot / "f.####.exr", "-o", tmp_path / "o" / "f.####.exr",
+                  "--model", model_path)
+    assert result.exit_code == 1
+    assert "2 frame(s) failed: 2, 3" in result.output
+    assert "f.0003.exr: 20x20 but the sequence is 52x40" in result.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["f.0001.exr", "f.0004.exr"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("{src}", "-o", "{src}"), "the output is the input"),
+    (("{src}", "{src}", "-o", "{tmp}/one.exr"), "several inputs need a directory"),
+    (("{tmp}/none.####.exr", "-o", "{tmp}/o.####.exr"), "no frames found"),
+    (("{src}", "-o", "{tmp}/o.exr", "--model", "{src}"), "not an mcdenoise checkpoint"),
+])
+def test_bad_invocations_are_one_line_errors(tmp_path, model_path, args, message):
+    source = tmp_path / "src.exr"
+    _render(source)
+    filled = [a.format(src=source, tmp=tmp_path) for a in args]
+    if "--model" not in filled:
+        filled += ["--model", str(model_path)]
+    result = _cli("denoise", *filled)
+    assert result.exit_code == 1 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_features_say_which_blender_passes_to_enable(tmp_path, model_path):
+    write_mc_render(tmp_path / "bare.exr", np.ones((16, 16, 3), np.float32))
+    result = _cli("denoise", tmp_path / "bare.exr", "-o", tmp_path / "o.exr", "--model",
+                  model_path)
+    assert result.exit_code == 1 and "Denoising Data" in result.output
+    assert not (tmp_path / "o.exr").exists()
+
+
+def test_python_api_and_export(tmp_path, model_path):
+    denoiser = mcdenoise.load_model(model_path, device="cpu")
+    rng = np.random.default_rng(0)
+    color = rng.random((33, 47, 3)).astype(np.float32)
+    features = dict(albedo=color, normal=color, depth=color[..., 0])
+    out = denoiser.denoise(color, **features)
+    assert out.shape == (33, 47, 3) and out.dtype == np.float32 and (out >= 0).all()
+    exported = tmp_path / "m.safetensors"
+    result = _cli("export", model_path, "-o", exported, "--note", "test")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(mcdenoise.load_model(exported, device="cpu").denoise(
+        color, **features), out, rtol=1e-5, atol=1e-6)
+    assert _cli("export", model_path, "-o", tmp_path / "m.pt").exit_code == 2
+    (tmp_path / "fake.safetensors").write_bytes(b"nonsense")
+    with pytest.raises(mcdenoise.McdenoiseError, match="not a safetensors model"):
+        mcdenoise.load_model(tmp_path / "fake.safetensors")
