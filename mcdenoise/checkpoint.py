@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mcdenoise import McdenoiseError
+from mcdenoise import McdenoiseError, publish_mode
 from mcdenoise.config import Config, ConfigError
 
 FORMAT = "mcdenoise-checkpoint-1"
@@ -60,6 +60,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config,
     os.close(handle)
     try:
         torch.save(payload, temporary)
+        publish_mode(temporary)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -138,6 +139,7 @@ def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | Non
     os.close(handle)
     try:
         save_file(tensors, temporary, metadata=metadata)
+        publish_mode(temporary)
         os.replace(temporary, out)
     finally:
         if os.path.exists(temporary):

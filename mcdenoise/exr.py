@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import OpenEXR
 
-from mcdenoise import McdenoiseError
+from mcdenoise import McdenoiseError, publish_mode
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +301,7 @@ def write_exr(path: str | os.PathLike, image: ExrImage, compression: str | None 
         if failure is not None:
             raise ExrError(path, _library_reason(messages, f"cannot be written ({failure})"))
         try:
+            publish_mode(temporary)
             os.replace(temporary, path)
         except OSError as exc:
             raise ExrError(path, f"cannot be written ({exc.strerror})") from None

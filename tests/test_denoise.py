@@ -239,3 +239,23 @@ def test_python_api_and_export(tmp_path, model_path):
     (tmp_path / "fake.safetensors").write_bytes(b"nonsense")
     with pytest.raises(mcdenoise.McdenoiseError, match="not a safetensors model"):
         mcdenoise.load_model(tmp_path / "fake.safetensors")
+
+
+def test_bundled_model_denoises_the_shipped_sample(tmp_path):
+    import importlib.resources
+
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
+    result = _cli("denoise", str(sample), "-o", tmp_path / "clean.exr", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    noisy, clean = load_frame(str(sample)), read_exr(tmp_path / "clean.exr")
+    out = np.stack([clean.parts[0].channels[f"ViewLayer.Combined.{c}"].pixels
+                    for c in "RGB"], -1).astype(np.float32)
+    assert out.shape == noisy.color.shape and np.isfinite(out).all()
+
+    def roughness(image):  # pixel-to-pixel variation of the tonemapped image
+        mapped = tonemap(_t(image)).numpy()
+        return np.abs(np.diff(mapped, axis=0)).mean() + np.abs(np.diff(mapped, axis=1)).mean()
+
+    assert roughness(out) < 0.7 * roughness(noisy.color)
+    meta = mcdenoise.load_model(device="cpu")
+    assert meta.features == ["albedo", "normal", "depth"] and meta.name == "default"

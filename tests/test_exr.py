@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import OpenEXR
@@ -418,3 +419,11 @@ def test_header_only_read_lists_channels_without_pixels(tmp_path, rng):
     image = read_exr(_good_file(tmp_path, rng), header_only=True)
     assert list(image.parts[0].channels) == ["B", "G", "R"]
     assert image.parts[0].channels["R"].pixels is None
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, rng):
+    image = read_exr(write_raw(tmp_path / "in.exr", _image(rng)))
+    write_exr(tmp_path / "out.exr", image)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.exr").stat().st_mode & 0o777 == 0o666 & ~umask
