@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import re
@@ -37,25 +36,6 @@ def main(verbose: int, quiet: bool) -> None:
                         stream=sys.stderr, force=True)
 
 
-def expand_inputs(items: tuple[str, ...], suffixes: tuple[str, ...] = (".exr",)) -> list[Path]:
-    """Files as given, glob patterns expanded, directories listed (their files with one of
-    ``suffixes``, sorted). Names that match nothing are kept so the reader reports them."""
-    paths: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            paths.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.name.lower().endswith(suffixes)))
-        elif not path.exists() and glob.has_magic(item):
-            matches = sorted(glob.glob(item))
-            if not matches:
-                raise click.ClickException(f"{item}: no file matches this pattern")
-            paths.extend(Path(m) for m in matches)
-        else:
-            paths.append(path)
-    return paths
-
-
 def _parse_overrides(values: tuple[str, ...]) -> dict[str, str]:
     overrides = {}
     for value in values:
@@ -81,7 +61,9 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 
     overrides = _parse_overrides(channels)
     reports, failed = [], 0
-    for path in expand_inputs(inputs):
+    from mcdenoise.exr import expand_paths
+
+    for path in expand_paths(inputs):
         try:
             report = describe_file(path, layer=layer, overrides=overrides)
         except McdenoiseError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import logging
 import os
 import sys
@@ -338,6 +339,26 @@ def _convert_pixels(pixels: np.ndarray, pixel_type: str | None) -> np.ndarray:
     if pixel_type == "float" and pixels.dtype == np.float16:
         return pixels.astype(np.float32)
     return np.ascontiguousarray(pixels)
+
+
+def expand_paths(items: tuple[str, ...], suffixes: tuple[str, ...] = (".exr",)) -> list[Path]:
+    """Files as given, glob patterns expanded, directories listed (their files with one of
+    ``suffixes``, sorted). Names that match nothing are kept so the reader reports them."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and p.name.lower().endswith(suffixes)))
+        elif not path.exists() and glob.has_magic(item):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise McdenoiseError(f"{item}: no file matches this pattern")
+            paths.extend(Path(m) for m in matches)
+        else:
+            paths.append(path)
+    return paths
+
 
 
 # ---------------------------------------------------------------------------------------------

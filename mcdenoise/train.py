@@ -64,9 +64,8 @@ def new_run_dir(config: Config) -> Path:
     out = Path(config.train.out)
     out.mkdir(parents=True, exist_ok=True)
     numbers = [int(m[1]) for p in out.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
-    name = config.train.name or f"{config.data.kind}-{config.data.target}-{config.loss.name}"
-    if config.data.kind == "images":
-        name = config.train.name or f"images-{config.data.noise.split(',')[0]}-{config.loss.name}"
+    what = config.data.noise.split(",")[0] if config.data.kind == "images" else config.data.target
+    name = config.train.name or f"{config.data.kind}-{what}-{config.loss.name}"
     run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{name}"
     run_dir.mkdir()
     return run_dir
