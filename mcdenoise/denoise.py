@@ -322,12 +322,12 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
 def _remove_stray_temporaries(target: Path) -> None:
     """Temporary files a killed run left beside the output (write_exr's naming)."""
     folder = target.parent if str(target.parent) else Path(".")
-    for stray in folder.glob(f".{glob_escape(target.name)}.*.tmp"):
+    for stray in folder.glob(f".{_glob_escape(target.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             stray.unlink()
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 

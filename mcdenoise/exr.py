@@ -747,13 +747,12 @@ def _copy_structure(image: ExrImage) -> ExrImage:
 
 def _combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
     """Cycles' (already denoised) Combined next to a Noisy Image, where ours goes."""
-    for candidate, channel_sets, _ in ALIASES["color"][1:2]:
-        found = _pass_index(image).get((layer, candidate))
-        picked = _pick_channels(found, channel_sets) if found else None
-        if picked:
-            return BufferSource(image.path, tuple(n for _, n in picked),
-                                tuple(i for i, _ in picked), candidate)
-    return None
+    found = _pass_index(image).get((layer, "Combined"))
+    picked = _pick_channels(found, RGB) if found else None
+    if not picked:
+        return None
+    return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
+                        "Combined")
 
 
 def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: bool = True,
