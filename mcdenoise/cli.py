@@ -334,13 +334,16 @@ def _memory(text: str | None) -> int | None:
 @click.option("--layer", metavar="NAME", help="Only this view layer (default: all).")
 @click.option("--no-keep-noisy", is_flag=True, help="Do not keep the noisy beauty as "
                                                     "'Noisy Image'.")
+@click.option("--aov", "aovs", multiple=True, metavar="PASS",
+              help="Denoise this AOV pass too (e.g. DiffDir, GlossInd, a light group); "
+                   "repeatable. Its noisy copy is kept as 'PASS Noisy'.")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch.")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, tile: int | None, overlap: int | None,
-            max_memory: str | None, layer: str | None, no_keep_noisy: bool, overwrite: bool,
-            threads: int | None, dry_run: bool) -> None:
+            max_memory: str | None, layer: str | None, no_keep_noisy: bool,
+            aovs: tuple[str, ...], overwrite: bool, threads: int | None, dry_run: bool) -> None:
     """Denoise EXR renders: single files or whole sequences; every other layer is kept."""
     from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status, load_model, plan_jobs
 
@@ -351,7 +354,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         torch.set_num_threads(threads)
     denoiser = load_model(model, device=device, precision=precision)
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
-                             tile=tile, overlap=overlap)
+                             tile=tile, overlap=overlap, aovs=aovs)
     options.max_memory = _memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:

@@ -272,6 +272,7 @@ class DenoiseOptions:
     tile: int | None = None
     overlap: int | None = None
     max_memory: int = DEFAULT_MAX_MEMORY
+    aovs: tuple[str, ...] = ()  # AOV passes denoised too, with the beauty's features
 
 
 def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
@@ -297,7 +298,15 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
 
 def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
     """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept."""
-    from mcdenoise.exr import find_oidn_siblings, frame_from_image, list_layers, with_denoised
+    from mcdenoise.exr import (
+        aov_color,
+        find_aov,
+        find_oidn_siblings,
+        frame_from_image,
+        list_layers,
+        with_denoised,
+        with_denoised_aov,
+    )
 
     path = image.path or Path("<image>")
     layers = [options.layer] if options.layer is not None else list_layers(image) or [None]
@@ -313,9 +322,15 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
             raise McdenoiseError(
                 f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
                 "View Layer Properties > Passes > Data > Denoising Data")
-        color = denoiser.denoise(frame.color, frame.albedo, frame.normal, frame.depth,
-                                 options.tile, options.overlap, options.max_memory)
+        features = (frame.albedo, frame.normal, frame.depth)
+        color = denoiser.denoise(frame.color, *features, options.tile, options.overlap,
+                                 options.max_memory)
         out = with_denoised(out, frame, color, options.keep_noisy, attributes)
+        for aov in options.aovs:
+            source = find_aov(image, frame.layer, aov)
+            color = denoiser.denoise(aov_color(image, source), *features, options.tile,
+                                     options.overlap, options.max_memory)
+            out = with_denoised_aov(out, frame.layer, source, color, options.keep_noisy)
     return out
 
 

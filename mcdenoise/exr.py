@@ -771,15 +771,13 @@ def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: 
     target = source
     if source.pass_name == noisy_name:
         target = _combined_beside(image, frame.layer) or source
-    planes = [color[..., i] for i in range(3)]
-    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
-        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
-    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
-        part = out.parts[part_index]
-        part.channels[name] = ExrChannel(_from_display_window(part, name, plane),
-                                         *_sampling(part.channels[name]))
+    _write_color(out, target, color)
     if keep_noisy and target is source:
-        _add_noisy_copy(image, out, frame, noisy_name)
+        names = list(source.channels)
+        alpha = frame.sources.get("alpha")
+        if alpha and alpha.pass_name == source.pass_name:
+            names.append(alpha.channels[0])
+        _add_noisy_copy(image, out, names, frame.layer, noisy_name)
     elif not keep_noisy and target is not source:
         _drop_pass(out, frame.layer, noisy_name)
     for part in out.parts:
@@ -787,17 +785,52 @@ def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: 
     return out
 
 
+def find_aov(image: ExrImage, layer: str, pass_name: str) -> BufferSource:
+    """An AOV pass's RGB channels in a view layer (e.g. 'DiffDir', a light group)."""
+    found = _pass_index(image).get((layer, pass_name))
+    picked = _pick_channels(found, RGB) if found else None
+    if not picked:
+        passes = sorted({p for (lay, p) in _pass_index(image) if lay == layer and p})
+        raise ExrError(image.path or Path("<image>"), f"no RGB pass '{pass_name}' in view "
+                       f"layer '{layer}' (passes: {', '.join(passes)})")
+    return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
+                        pass_name)
+
+
+def aov_color(image: ExrImage, source: BufferSource) -> np.ndarray:
+    """(H, W, 3) float32 of an AOV over the display window, NaN/Inf/negatives set to 0."""
+    return _sanitise(source.pass_name, _gather(image, source), [], clamp_negative=True)
+
+
+def with_denoised_aov(image: ExrImage, layer: str, source: BufferSource, color: np.ndarray,
+                      keep_noisy: bool = True) -> ExrImage:
+    """A copy of ``image`` with a denoised AOV written under its own channel names; the
+    noisy AOV is kept as ``<layer>.<pass> Noisy`` unless ``keep_noisy`` is False."""
+    out = _copy_structure(image)
+    _write_color(out, source, color)
+    if keep_noisy:
+        _add_noisy_copy(image, out, list(source.channels), layer, f"{source.pass_name} Noisy")
+    return out
+
+
+def _write_color(out: ExrImage, target: BufferSource, color: np.ndarray) -> None:
+    planes = [color[..., i] for i in range(3)]
+    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
+        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
+    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
+        part = out.parts[part_index]
+        part.channels[name] = ExrChannel(_from_display_window(part, name, plane),
+                                         *_sampling(part.channels[name]))
+
+
 def _sampling(channel: ExrChannel) -> tuple[int, int, bool]:
     return channel.x_sampling, channel.y_sampling, channel.p_linear
 
 
-def _add_noisy_copy(image: ExrImage, out: ExrImage, frame: Frame, noisy_name: str) -> None:
-    source = frame.sources["color"]
-    names = list(source.channels)
-    alpha = frame.sources.get("alpha")
-    if alpha and alpha.pass_name == source.pass_name:
-        names.append(alpha.channels[0])
-    prefix = f"{frame.layer}." if frame.layer else ""
+def _add_noisy_copy(image: ExrImage, out: ExrImage, names: list[str], layer: str,
+                    noisy_name: str) -> None:
+    """The original pixels of ``names`` again, as pass ``noisy_name`` of ``layer``."""
+    prefix = f"{layer}." if layer else ""
     copies = {}
     for name in names:
         part_index = next(i for i, n in image.channel_names() if n == name)

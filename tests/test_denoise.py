@@ -259,3 +259,29 @@ def test_bundled_model_denoises_the_shipped_sample(tmp_path):
     assert roughness(out) < 0.7 * roughness(noisy.color)
     meta = mcdenoise.load_model(device="cpu")
     assert meta.features == ["albedo", "normal", "depth"] and meta.name == "default"
+
+
+def test_aov_passes_are_denoised_too(tmp_path, model_path):
+    source = tmp_path / "aov.exr"
+    _render(source)
+    image = read_exr(source)
+    rng = np.random.default_rng(5)
+    diffuse = {f"ViewLayer.DiffDir.{c}": (rng.random((40, 52)) * 2).astype(np.float32)
+               for c in "RGB"}
+    parts = [OpenEXR.Part(p.header, {n: c.pixels for n, c in p.channels.items()}, p.name)
+             for p in image.parts]
+    header = {k: v for k, v in image.parts[0].header.items() if k != "name"}
+    parts.append(OpenEXR.Part(header, dict(diffuse), "ViewLayer.DiffDir"))
+    OpenEXR.File(parts).write(str(source))
+    result = _cli("denoise", source, "-o", tmp_path / "out.exr", "--model", model_path,
+                  "--aov", "DiffDir")
+    assert result.exit_code == 0, result.output
+    out = read_exr(tmp_path / "out.exr")
+    channels = {n: c.pixels for p in out.parts for n, c in p.channels.items()}
+    assert not np.allclose(channels["ViewLayer.DiffDir.R"], diffuse["ViewLayer.DiffDir.R"])
+    np.testing.assert_array_equal(channels["ViewLayer.DiffDir Noisy.R"],
+                                  diffuse["ViewLayer.DiffDir.R"])
+    missing = _cli("denoise", source, "-o", tmp_path / "o2.exr", "--model", model_path,
+                   "--aov", "GlossInd")
+    assert missing.exit_code == 1 and "no RGB pass 'GlossInd'" in missing.output
+    assert "DiffDir" in missing.output and not (tmp_path / "o2.exr").exists()
