@@ -154,7 +154,7 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(**options: Any) -> None:
     """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
-    from mcdenoise.config import Config, merge
+    from mcdenoise.config import load_config
 
     resume = options.pop("resume")
     if resume is not None:
@@ -162,10 +162,12 @@ def train(**options: Any) -> None:
         if given:
             raise click.UsageError(f"--resume continues a run with its own config; drop "
                                    f"--{given[0].replace('_', '-')}")
-        from mcdenoise.checkpoint import load_checkpoint
-
-        payload = load_checkpoint(Path(resume) / "checkpoints" / "last.pt")
-        config = merge(Config(), payload["config"], resume)
+        # The run's own config.yaml (the checkpoint itself is read once, by train()).
+        saved = Path(resume) / "config.yaml"
+        if not saved.is_file() or not (Path(resume) / "checkpoints" / "last.pt").is_file():
+            raise McdenoiseError(f"{resume}: not a run folder (config.yaml and "
+                                 "checkpoints/last.pt are needed)")
+        config = load_config(str(saved))
     else:
         config = resolve_train_config(options)
     if options["dry_run"]:
