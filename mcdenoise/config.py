@@ -28,6 +28,10 @@ class ModelConfig:
     norm: str = "before"  # BatchNorm before the activation, after it, or none
     activation: str = "leaky_relu"  # leaky_relu (slope below) or elu
     leaky_slope: float = 0.1
+    # direct: the last conv predicts the color; kernel: it predicts a per-pixel softmax
+    # kernel of kernel_size^2 weights applied to the noisy linear color (Bako et al. 2017)
+    output: str = "direct"
+    kernel_size: int = 5
 
 
 @dataclass
@@ -107,6 +111,7 @@ CHOICES = {
     "model.arch": ("unet",),
     "model.norm": ("before", "after", "none"),
     "model.activation": ("leaky_relu", "elu"),
+    "model.output": ("direct", "kernel"),
     "input.transform": ("tonemap", "log", "none"),
     "data.kind": ("mc", "images"),
     "data.target": ("noisy", "clean", "both"),
@@ -152,6 +157,8 @@ def _check_choice(key: str, value: Any, source: str) -> None:
     choices = CHOICES.get(key)
     if choices and value not in choices:
         raise ConfigError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")
+    if key == "model.kernel_size" and (value < 1 or value % 2 == 0):
+        raise ConfigError(f"{source}: model.kernel_size must be odd and >= 1, got {value!r}")
     if key == "input.features":
         unknown = [v for v in value if v not in FEATURES]
         if unknown:

@@ -64,6 +64,16 @@ def transform_color(color: np.ndarray, transform: str) -> np.ndarray:
     return color
 
 
+def inverse_transform(value: torch.Tensor, transform: str) -> torch.Tensor:
+    """``transform_color`` undone (torch): transformed color back to exposure-scaled linear."""
+    if transform == "tonemap":
+        v = value.clamp(0.0, 1.0) ** 2.2
+        return v / (1.0 - v).clamp(min=1e-6)
+    if transform == "log":
+        return torch.expm1(value)
+    return value
+
+
 def normalise_depth(depth: np.ndarray, depth_scale: float) -> np.ndarray:
     """Depth to [0, 1] with the frame's scale; background (0, or Blender's 1e10) becomes 0."""
     valid = (depth > 0) & (depth < _DEPTH_BACKGROUND)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcdenoise.config import Config, ModelConfig
-from mcdenoise.features import input_channels
+from mcdenoise.features import input_channels, inverse_transform
 
 
 def _activation(config: ModelConfig) -> nn.Module:
@@ -32,12 +32,22 @@ def conv_block(in_ch: int, out_ch: int, config: ModelConfig) -> nn.Sequential:
 class UNet(nn.Module):
     """Encoder: conv, then ``depth`` x (conv + 2x max-pool), then a bottleneck conv.
     Decoder: ``depth`` x (nearest 2x upsample, concat skip, two convs); the last level
-    concatenates the input itself, then 64 -> 32 -> out (linear)."""
+    concatenates the input itself, then 64 -> 32 -> out (linear).
+
+    With ``config.output == "kernel"`` the last conv predicts kernel_size^2 logits per pixel
+    instead of a color; their softmax weights the kernel_size^2 neighbourhood of the noisy
+    color (channels 0-2 of the input, turned back into linear with ``transform``). The
+    output is then a convex combination of input pixels: it cannot overshoot or change
+    the image's scale, which makes training far steadier on small budgets."""
 
     def __init__(self, in_channels: int, out_channels: int = 3,
-                 config: ModelConfig | None = None) -> None:
+                 config: ModelConfig | None = None, transform: str = "tonemap") -> None:
         super().__init__()
         config = config or ModelConfig()
+        self.kernel_size = config.kernel_size if config.output == "kernel" else 0
+        self.transform = transform
+        if self.kernel_size:
+            out_channels = self.kernel_size ** 2
         enc, dec, depth = config.enc_width, config.dec_width, config.depth
         self.depth = depth
         self.alignment = 2 ** depth  # H and W must be multiples of this inside the network
@@ -67,7 +77,8 @@ class UNet(nn.Module):
             step //= 2
             field += 4 * step  # two convs after each upsampling
         step //= 2
-        return field + 6 * step  # the last two convs and the output conv
+        field += 6 * step  # the last two convs and the output conv
+        return max(field, self.kernel_size)  # a kernel reads its own window of the input
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W), any H, W -> (B, C_out, H, W)."""
@@ -87,11 +98,24 @@ class UNet(nn.Module):
             h = block(torch.cat([h, skips.pop()], dim=1))
         h = F.interpolate(h, scale_factor=2.0, mode="nearest")
         h = self.tail(torch.cat([h, skips.pop()], dim=1))  # (B, 32, H, W)
-        return self.out(h)[..., :height, :width]
+        out = self.out(h)[..., :height, :width]
+        if self.kernel_size:
+            out = self.apply_kernels(out, x[:, :3, :height, :width])
+        return out
+
+    def apply_kernels(self, logits: torch.Tensor, color_in: torch.Tensor) -> torch.Tensor:
+        """logits (B, k*k, H, W), transformed color (B, 3, H, W) -> filtered linear color."""
+        k = self.kernel_size
+        batch, _, height, width = color_in.shape
+        linear = inverse_transform(color_in.float(), self.transform)
+        padded = F.pad(linear, (k // 2,) * 4, mode="replicate")
+        patches = F.unfold(padded, k).view(batch, 3, k * k, height, width)
+        weights = torch.softmax(logits.float(), dim=1).unsqueeze(1)  # (B, 1, k*k, H, W)
+        return (patches * weights).sum(dim=2)
 
 
 def build_model(config: Config) -> UNet:
     """The network for a config: input channels follow the enabled features."""
     if config.model.arch != "unet":
         raise ValueError(f"unknown architecture {config.model.arch!r}")
-    return UNet(input_channels(config.input), 3, config.model)
+    return UNet(input_channels(config.input), 3, config.model, config.input.transform)

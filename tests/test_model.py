@@ -58,3 +58,60 @@ def test_input_channels_follow_features(features, channels):
     config.input.features = features
     assert input_channels(config.input) == channels
     assert build_model(config).head[0].in_channels == channels
+
+
+def _kernel_model(kernel_size=5, transform="tonemap"):
+    config = ModelConfig(enc_width=8, dec_width=8, depth=2, output="kernel",
+                         kernel_size=kernel_size)
+    return UNet(10, 3, config, transform).eval()
+
+
+@pytest.mark.parametrize("transform", ["tonemap", "log", "none"])
+def test_kernel_output_keeps_a_flat_image(transform):
+    """Softmax weights sum to 1: a constant linear color comes out unchanged, any weights."""
+    from mcdenoise.features import transform_color
+
+    model = _kernel_model(transform=transform)
+    linear = torch.full((1, 3, 24, 20), 3.5)
+    x = torch.rand(1, 10, 24, 20)
+    x[:, :3] = torch.from_numpy(transform_color(linear.numpy(), transform))
+    with torch.no_grad():
+        out = model(x)
+    assert torch.allclose(out, linear, rtol=1e-4)
+
+
+def test_kernel_output_stays_within_its_neighbourhood():
+    model = _kernel_model(kernel_size=3)
+    x = torch.rand(2, 10, 16, 16)
+    x[:, :3] *= 0.9  # tonemapped values below 1
+    linear = (x[:, :3] ** 2.2) / (1 - x[:, :3] ** 2.2)
+    with torch.no_grad():
+        out = model(x)
+    padded = torch.nn.functional.pad(linear, (1, 1, 1, 1), mode="replicate")
+    low = -torch.nn.functional.max_pool2d(-padded, 3, stride=1)
+    high = torch.nn.functional.max_pool2d(padded, 3, stride=1)
+    assert (out >= low - 1e-4).all() and (out <= high + 1e-4).all()
+
+
+@pytest.mark.parametrize("output", ["direct", "kernel"])
+def test_receptive_field_bounds_what_an_output_pixel_sees(output):
+    config = ModelConfig(enc_width=4, dec_width=4, depth=2, output=output, kernel_size=5)
+    model = UNet(3, 3, config).eval()
+    size = model.receptive_field + 16
+    x = torch.rand(1, 3, size, size) * 0.8
+    with torch.no_grad():
+        base = model(x)
+        x[:, :, size // 2, size // 2] += 0.1
+        changed = (model(x) - base).abs().sum(1)[0] > 0
+    rows = torch.nonzero(changed.any(1)).flatten()
+    assert rows.max() - rows.min() + 1 == model.receptive_field
+
+
+def test_kernel_size_must_be_odd():
+    from mcdenoise.config import ConfigError, set_value
+
+    config = Config()
+    with pytest.raises(ConfigError, match="odd"):
+        set_value(config, "model.kernel_size=4")
+    set_value(config, "model.output=kernel")
+    assert build_model(config).out.out_channels == 25
