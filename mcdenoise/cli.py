@@ -339,13 +339,16 @@ def _memory(text: str | None) -> int | None:
 @click.option("--aov", "aovs", multiple=True, metavar="PASS",
               help="Denoise this AOV pass too (e.g. DiffDir, GlossInd, a light group); "
                    "repeatable. Its noisy copy is kept as 'PASS Noisy'.")
+@click.option("--beauty-only", is_flag=True, help="Write only the denoised beauty as a one-part "
+              "RGBA EXR (other layers, the noisy copy and AOVs are left out).")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch.")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, tile: int | None, overlap: int | None,
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
-            aovs: tuple[str, ...], overwrite: bool, threads: int | None, dry_run: bool) -> None:
+            aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
+            dry_run: bool) -> None:
     """Denoise EXR renders: single files or whole sequences; every other layer is kept."""
     from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status, load_model, plan_jobs
 
@@ -356,7 +359,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         torch.set_num_threads(threads)
     denoiser = load_model(model, device=device, precision=precision)
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
-                             tile=tile, overlap=overlap, aovs=aovs)
+                             tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only)
     options.max_memory = _memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:
@@ -391,3 +394,18 @@ def export(source: str, output: str, note: str | None) -> None:
         raise click.BadParameter("the model file must end in .safetensors", param_hint="-o")
     path = export_model(source, output, {"note": note} if note else None)
     click.echo(f"model written: {path}")
+
+
+@main.group()
+def addon() -> None:
+    """The Blender add-on: build its installable zip."""
+
+
+@addon.command("build")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default="dist",
+              show_default=True, help="Folder for the zip.")
+def addon_build(out_dir: str) -> None:
+    """Build the add-on zip: Blender 4.2+ 'Install from Disk', or a legacy add-on install."""
+    from mcdenoise.addon import build_addon
+
+    click.echo(f"add-on written: {build_addon(out_dir)}")

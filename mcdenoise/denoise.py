@@ -273,6 +273,7 @@ class DenoiseOptions:
     overlap: int | None = None
     max_memory: int = DEFAULT_MAX_MEMORY
     aovs: tuple[str, ...] = ()  # AOV passes denoised too, with the beauty's features
+    beauty_only: bool = False  # write just the denoised beauty, as one-part RGBA
 
 
 def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
@@ -310,6 +311,11 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
 
     path = image.path or Path("<image>")
     layers = [options.layer] if options.layer is not None else list_layers(image) or [None]
+    if options.beauty_only and options.aovs:
+        raise McdenoiseError("--beauty-only writes the beauty alone: it cannot keep --aov passes")
+    if options.beauty_only and len(layers) > 1:
+        raise McdenoiseError(f"{path}: --beauty-only writes one image; pick a view layer with "
+                             f"--layer ({', '.join(layers)})")
     attributes = {MODEL_ATTRIBUTE: denoiser.name, HASH_ATTRIBUTE: denoiser.digest}
     extra = find_oidn_siblings(path) if image.path else {}
     out = image
@@ -325,6 +331,8 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
         features = (frame.albedo, frame.normal, frame.depth)
         color = denoiser.denoise(frame.color, *features, options.tile, options.overlap,
                                  options.max_memory)
+        if options.beauty_only:
+            return _beauty_image(image, frame, color, attributes)
         out = with_denoised(out, frame, color, options.keep_noisy, attributes)
         for aov in options.aovs:
             source = find_aov(image, frame.layer, aov)
@@ -332,6 +340,31 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
                                      options.overlap, options.max_memory)
             out = with_denoised_aov(out, frame.layer, source, color, options.keep_noisy)
     return out
+
+
+def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
+                 options: DenoiseOptions | None = None) -> Path:
+    """One EXR denoised into another, written atomically (what the Blender add-on calls)."""
+    from mcdenoise.exr import read_exr, write_exr
+
+    source, target = Path(source), Path(target)
+    if target.resolve() == source.resolve():
+        raise McdenoiseError(f"{target}: the output would overwrite its input")
+    out = denoise_image(read_exr(source), denoiser, options or DenoiseOptions())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_exr(target, out)
+    return target
+
+
+def _beauty_image(image, frame, color: np.ndarray, attributes: dict[str, str]):
+    """The denoised beauty alone: one part, R G B A (alpha from the render, else 1)."""
+    from mcdenoise.exr import ExrImage
+
+    alpha = frame.alpha if frame.alpha is not None else np.ones(color.shape[:2], np.float32)
+    planes = {"R": color[..., 0], "G": color[..., 1], "B": color[..., 2], "A": alpha}
+    compression = image.parts[frame.sources["color"].parts[0]].compression
+    return ExrImage.from_channels(planes, header=attributes,
+                                  compression=compression if compression != "unknown" else "zip")
 
 
 def _remove_stray_temporaries(target: Path) -> None:

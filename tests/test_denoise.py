@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+
 import numpy as np
 import OpenEXR
 import pytest
@@ -285,3 +287,41 @@ def test_aov_passes_are_denoised_too(tmp_path, model_path):
                    "--aov", "GlossInd")
     assert missing.exit_code == 1 and "no RGB pass 'GlossInd'" in missing.output
     assert "DiffDir" in missing.output and not (tmp_path / "o2.exr").exists()
+
+
+def test_beauty_only_writes_one_rgba_part(tmp_path):
+    from mcdenoise.exr import read_exr
+
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
+    out = tmp_path / "beauty.exr"
+    result = CliRunner().invoke(main, ["denoise", str(sample), "-o", str(out), "--beauty-only",
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    image = read_exr(out)
+    assert len(image.parts) == 1
+    assert sorted(n for _, n in image.channel_names()) == ["A", "B", "G", "R"]
+    header = image.parts[0].header
+    assert header["mcdenoise.model"] == "default" and "mcdenoise.model_sha256" in header
+    full = tmp_path / "full.exr"
+    CliRunner().invoke(main, ["denoise", str(sample), "-o", str(full), "--device", "cpu"])
+    assert np.allclose(load_frame(out).color, _combined(full), rtol=2e-3, atol=1e-4)  # half
+    bad = CliRunner().invoke(main, ["denoise", str(sample), "-o", str(tmp_path / "x.exr"),
+                                    "--beauty-only", "--aov", "DiffCol"])
+    assert bad.exit_code == 1 and "--beauty-only" in bad.output and "Traceback" not in bad.output
+
+
+def _combined(path):
+    from mcdenoise.exr import place_in_display_window, read_exr
+
+    image = read_exr(path)
+    where = {name: part for part, name in image.channel_names()}
+    names = [n for n in where if n.endswith((".R", ".G", ".B")) and ".Combined." in n]
+    return np.stack([place_in_display_window(image, where[n], n) for n in sorted(
+        names, key=lambda n: "RGB".index(n[-1]))], -1)
+
+
+def test_denoise_file_refuses_its_own_input(tmp_path):
+    from mcdenoise.denoise import denoise_file
+
+    with pytest.raises(mcdenoise.McdenoiseError, match="overwrite its input"):
+        denoise_file(tmp_path / "a.exr", tmp_path / "a.exr", None)

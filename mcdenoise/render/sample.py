@@ -55,7 +55,7 @@ def _add(bpy: Any, operator: str, material: Any, **kwargs: Any) -> Any:
 
 def build_sample_scene(bpy: Any) -> Any:
     """Replace the open file with the sample scene and return that scene."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)  # preferences kept
     scene = bpy.context.scene
     floor = _material(bpy, "floor", (0.75, 0.7, 0.6), roughness=0.6, texture="checker")
     _add(bpy, "primitive_plane_add", floor, size=12.0)

@@ -1,0 +1,113 @@
+"""The buttons: Denoise, Set up passes, Check, Cancel."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty
+
+from . import bridge, settings, work
+
+
+class MCDENOISE_OT_denoise(bpy.types.Operator):
+    """Denoise the last render into the image 'mcdenoise Result'"""
+
+    bl_idname = "mcdenoise.denoise"
+    bl_label = "Denoise"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        scene = context.scene
+        try:
+            view_layer = context.view_layer or scene.view_layers[0]
+            item = work.StillItem(scene, view_layer)
+            if bpy.app.background:
+                self.report({"INFO"}, work.run_now(item))
+                return {"FINISHED"}
+        except work.UserError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        try:
+            item.prepare()  # now, while the Render Result is the render the user sees
+        except (work.UserError, OSError) as exc:
+            item.cleanup()
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        work.submit(item)
+        self.report({"INFO"}, "mcdenoise: denoising the last render ...")
+        return {"FINISHED"}
+
+
+class MCDENOISE_OT_setup_passes(bpy.types.Operator):
+    """Enable the Denoising Data passes (albedo, normal, depth) the model needs on every view
+    layer"""
+
+    bl_idname = "mcdenoise.setup_passes"
+    bl_label = "Set up passes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    disable_cycles_denoiser: BoolProperty(
+        name="Turn Cycles' denoiser off", default=True,
+        description="mcdenoise replaces it: rendering need not spend time denoising too")
+
+    def execute(self, context):
+        scene = context.scene
+        for view_layer in scene.view_layers:
+            view_layer.cycles.denoising_store_passes = True
+        note = ""
+        if self.disable_cycles_denoiser and scene.cycles.use_denoising:
+            scene.cycles.use_denoising = False
+            note = "; Cycles' own denoiser turned off"
+        self.report({"INFO"}, f"Denoising Data passes on for {len(scene.view_layers)} view "
+                              f"layer(s){note}")
+        return {"FINISHED"}
+
+
+class MCDENOISE_OT_check(bpy.types.Operator):
+    """Check which ways of running mcdenoise work here"""
+
+    bl_idname = "mcdenoise.check"
+    bl_label = "Check"
+
+    def execute(self, context):
+        prefs = settings.preferences()
+        inside = bridge.check_inprocess()
+        outside = bridge.check_external(bpy.path.abspath(prefs.executable)
+                                        if prefs.executable else "")
+        try:
+            chosen = f"in use: {work.backend().describe()}"
+        except work.UserError as exc:
+            chosen = f"not usable: {exc}"
+        prefs.status = "\n".join([inside[1], outside[1], chosen])
+        for line in prefs.status.split("\n"):
+            print(f"mcdenoise: {line}")
+        if not (inside[0] or outside[0]):
+            self.report({"ERROR"}, f"mcdenoise cannot run: {inside[1]}; {outside[1]}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, chosen)
+        return {"FINISHED"}
+
+
+class MCDENOISE_OT_cancel(bpy.types.Operator):
+    """Stop waiting for the denoising work that is queued or running"""
+
+    bl_idname = "mcdenoise.cancel"
+    bl_label = "Cancel denoising"
+
+    def execute(self, context):
+        work.cancel_all()
+        self.report({"INFO"}, "mcdenoise: queued denoising cancelled")
+        return {"FINISHED"}
+
+
+CLASSES = (MCDENOISE_OT_denoise, MCDENOISE_OT_setup_passes, MCDENOISE_OT_check,
+           MCDENOISE_OT_cancel)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

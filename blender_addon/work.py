@@ -1,0 +1,490 @@
+"""What the add-on does with renders: the denoising work items, their queue, the render handlers.
+
+A work item has three steps. ``prepare`` touches Blender (it saves the Render Result to a
+temporary multilayer EXR, when the pixels must come from there) and runs where the item is
+made; the mcdenoise ``Task`` runs beside Blender; ``finish`` touches Blender again (the
+"mcdenoise Result" image, saving in the scene's format, replacing a frame file) and runs on
+the main thread. In the interface the queue is pumped by a timer, so Blender keeps drawing
+and the panel shows progress; in background mode (``blender -b``) each item runs to its end
+where it is made.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+
+import bpy
+from bpy.app.handlers import persistent
+
+from . import bridge, settings
+
+RESULT_IMAGE = "mcdenoise Result"
+_TICK = 0.25  # seconds between polls of running work
+_IDLE_TICK = 1.0  # ... and of the queue when nothing runs
+
+
+class UserError(Exception):
+    """An expected failure, reported to the user in one line."""
+
+
+class _State:
+    def __init__(self) -> None:
+        self.queue: collections.deque[Item] = collections.deque()
+        self.current: Item | None = None
+        self.task: bridge.Task | None = None
+        self.message = ""  # what is going on, shown in the panel
+        self.last_error = ""
+        self.popups: collections.deque[str] = collections.deque()  # shown by the timer
+        self.finished = 0  # items finished since the queue was last empty
+        self.frames_written = 0  # frames written by the render job now running
+
+
+STATE = _State()
+
+
+# --- Blender helpers ----------------------------------------------------------------------------
+
+_OUTPUT_SETTINGS = ("media_type", "file_format", "color_mode", "color_depth", "exr_codec")
+
+
+@contextlib.contextmanager
+def multilayer_exr_output(scene):
+    """The scene's output set to a float multilayer EXR for a moment, then restored."""
+    image_settings = scene.render.image_settings
+    saved = [(name, getattr(image_settings, name)) for name in _OUTPUT_SETTINGS
+             if hasattr(image_settings, name)]
+    try:
+        if hasattr(image_settings, "media_type"):  # Blender 5: before the file format
+            image_settings.media_type = "MULTI_LAYER_IMAGE"
+        image_settings.file_format = "OPEN_EXR_MULTILAYER"
+        image_settings.color_depth = "32"
+        image_settings.exr_codec = "ZIP"
+        yield
+    finally:
+        for name, value in saved:
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
+                setattr(image_settings, name, value)
+
+
+def save_render_result(scene, path: str) -> None:
+    """The last render, every pass, as a multilayer EXR ('Render Result' pixels cannot be
+    read from Python, but ``save_render`` writes them)."""
+    image = bpy.data.images.get("Render Result")
+    if image is None:
+        raise UserError("no render to denoise yet: render an image first (F12)")
+    with multilayer_exr_output(scene):
+        try:
+            image.save_render(filepath=path, scene=scene)
+        except RuntimeError as exc:
+            raise UserError(f"no render to denoise yet ({' '.join(str(exc).split())})") from None
+    if not os.path.isfile(path):
+        raise UserError("no render to denoise yet: render an image first (F12)")
+
+
+def check_passes(scene, view_layer) -> None:
+    if not view_layer.cycles.denoising_store_passes:
+        raise UserError(f"view layer '{view_layer.name}' has no Denoising Data passes: click "
+                        "'Set up passes' (View Layer > Passes > Data > Denoising Data)")
+
+
+def load_pixels(path: str):
+    """(width, height, flat RGBA float pixels, bottom row first) of a one-part EXR."""
+    import numpy as np
+
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        width, height = image.size
+        pixels = np.empty(width * height * 4, np.float32)
+        image.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(image)
+    if not width or not height:
+        raise UserError(f"{path}: Blender could not read the denoised image")
+    return width, height, pixels
+
+
+def show_result(path: str):
+    """Put the denoised pixels into the float image 'mcdenoise Result' (linear) and show it
+    in an Image Editor when one is open."""
+    width, height, pixels = load_pixels(path)
+    result = bpy.data.images.get(RESULT_IMAGE)
+    if result is not None and (tuple(result.size) != (width, height) or not result.is_float):
+        bpy.data.images.remove(result)
+        result = None
+    if result is None:
+        result = bpy.data.images.new(RESULT_IMAGE, width, height, alpha=True, float_buffer=True)
+    with contextlib.suppress(TypeError):
+        result.colorspace_settings.name = "Linear Rec.709"
+    result.pixels.foreach_set(pixels)
+    result.update()
+    for window in getattr(bpy.context.window_manager, "windows", ()):
+        for area in window.screen.areas:
+            if area.type == "IMAGE_EDITOR":
+                area.spaces.active.image = result
+                area.tag_redraw()
+                break
+    return result
+
+
+def save_in_scene_format(image, scene, path: str) -> None:
+    """``image`` saved as the scene's output format would save a render (colour management
+    included), atomically."""
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    temporary = os.path.join(folder, f".mcdenoise-{os.getpid()}-{name}")
+    try:
+        image.save_render(filepath=temporary, scene=scene)
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+
+
+def denoised_beside(path: str) -> str:
+    root, ext = os.path.splitext(path)
+    return f"{root}_denoised{ext}"
+
+
+def _report(message: str, error: bool = True) -> None:
+    """Tell the user: the panel's status line, the console, and (errors, in the interface) a
+    popup, which the timer shows from the main thread. Safe from any thread."""
+    if error:
+        STATE.last_error = message
+        if not bpy.app.background:
+            STATE.popups.append(message)
+    STATE.message = message
+    print(f"mcdenoise: {'error: ' if error else ''}{message}", file=sys.stderr if error else
+          sys.stdout, flush=True)
+
+
+def _show_popups() -> None:
+    while STATE.popups:
+        message = STATE.popups.popleft()
+
+        def draw(menu, context, text=message):
+            menu.layout.label(text=text)
+
+        with contextlib.suppress(Exception):
+            bpy.context.window_manager.popup_menu(draw, title="mcdenoise", icon="ERROR")
+
+
+def _redraw() -> None:
+    for window in getattr(bpy.context.window_manager, "windows", ()):
+        for area in window.screen.areas:
+            if area.type in ("PROPERTIES", "IMAGE_EDITOR"):
+                area.tag_redraw()
+
+
+# --- work items ---------------------------------------------------------------------------------
+
+class Item:
+    """One denoising job: ``prepare`` (Blender), the Task (beside Blender), ``finish``."""
+
+    label = "render"
+
+    def __init__(self, scene) -> None:
+        self.scene_name = scene.name
+        self.model = settings.model_for(scene)
+        self.keep_noisy = scene.mcdenoise.keep_noisy
+        self._workdir: str | None = None
+        self.request: bridge.Request | None = None
+        self.prepared = False
+
+    @property
+    def workdir(self) -> str:
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="mcdenoise-")
+        return self._workdir
+
+    @property
+    def scene(self):
+        scene = bpy.data.scenes.get(self.scene_name)
+        if scene is None:
+            raise UserError(f"scene '{self.scene_name}' is gone")
+        return scene
+
+    def _request(self, source: str, target: str, **kwargs) -> bridge.Request:
+        return bridge.Request(source, target, model=self.model,
+                              device=settings.preferences().device, **kwargs)
+
+    def prepare(self) -> None:
+        self.prepared = True
+
+    def finish(self) -> str:
+        """Returns what was done, for the status line."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+class StillItem(Item):
+    """The last render → 'mcdenoise Result' (and a file beside the output if asked)."""
+
+    def __init__(self, scene, view_layer) -> None:
+        check_passes(scene, view_layer)
+        super().__init__(scene)
+        self.view_layer = view_layer.name
+        self.save = scene.mcdenoise.save_result
+        self.frame = scene.frame_current
+
+    def prepare(self) -> None:
+        source = os.path.join(self.workdir, "render.exr")
+        save_render_result(self.scene, source)
+        self.request = self._request(source, os.path.join(self.workdir, "denoised.exr"),
+                                     layer=self.view_layer, beauty_only=True)
+        super().prepare()
+
+    def finish(self) -> str:
+        result = show_result(self.request.target)
+        if not self.save:
+            return f"denoised into '{RESULT_IMAGE}'"
+        scene = self.scene
+        output = bpy.path.abspath(scene.render.frame_path(frame=self.frame))
+        path = denoised_beside(output)
+        save_in_scene_format(result, scene, path)
+        return f"denoised into '{RESULT_IMAGE}' and {path}"
+
+
+class FrameItem(Item):
+    """A frame file an animation render just wrote → its denoised version (beside it in a
+    folder, or replacing it). Multilayer EXR frames are denoised from the file itself, every
+    layer kept; other formats from the Render Result, saved back in the scene's format."""
+
+    label = "frame"
+
+    def __init__(self, scene, frame: int) -> None:
+        super().__init__(scene)
+        config = scene.mcdenoise
+        self.frame = frame
+        self.path = bpy.path.abspath(scene.render.frame_path(frame=frame))
+        self.replace = config.animation_output == "REPLACE"
+        folder, name = os.path.split(self.path)
+        self.target = self.path if self.replace else os.path.join(folder, config.folder, name)
+        image_settings = scene.render.image_settings
+        self.multilayer = image_settings.file_format == "OPEN_EXR_MULTILAYER"
+        if scene.render.is_movie_format:
+            raise UserError("movie output cannot be denoised frame by frame: render the "
+                            "animation to image files (multilayer EXR keeps every pass)")
+        view_layer = next((v for v in scene.view_layers if v.use), scene.view_layers[0])
+        check_passes(scene, view_layer)
+        self.view_layer = "" if self.multilayer else view_layer.name
+
+    def prepare(self) -> None:
+        """Runs in the render_write handler: the Render Result still holds this frame."""
+        if self.multilayer:
+            if not os.path.isfile(self.path):
+                raise UserError(f"{self.path}: the frame was not written")
+            name = os.path.basename(self.path)
+            target = (os.path.join(os.path.dirname(self.path), f".mcdenoise-{name}")
+                      if self.replace else self.target)
+            self.request = self._request(self.path, target, keep_noisy=self.keep_noisy)
+        else:
+            source = os.path.join(self.workdir, "render.exr")
+            save_render_result(self.scene, source)
+            self.request = self._request(source, os.path.join(self.workdir, "denoised.exr"),
+                                         layer=self.view_layer, beauty_only=True)
+        super().prepare()
+
+    def finish(self) -> str:
+        if self.multilayer:
+            if self.replace:
+                os.replace(self.request.target, self.path)
+        else:
+            width, height, pixels = load_pixels(self.request.target)
+            image = bpy.data.images.new("mcdenoise frame", width, height, alpha=True,
+                                        float_buffer=True)
+            try:
+                with contextlib.suppress(TypeError):
+                    image.colorspace_settings.name = "Linear Rec.709"
+                image.pixels.foreach_set(pixels)
+                save_in_scene_format(image, self.scene, self.target)
+            finally:
+                bpy.data.images.remove(image)
+        return f"frame {self.frame} denoised: {self.target}"
+
+    def cleanup(self) -> None:
+        if self.multilayer and self.replace and self.request is not None:
+            with contextlib.suppress(OSError):
+                os.remove(self.request.target)
+        super().cleanup()
+
+
+# --- running items ------------------------------------------------------------------------------
+
+def backend() -> bridge.Backend:
+    prefs = settings.preferences()
+    try:
+        return bridge.choose_backend(prefs.mode, bpy.path.abspath(prefs.executable)
+                                     if prefs.executable else "")
+    except bridge.BridgeError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_now(item: Item) -> str:
+    """Prepare, denoise and finish ``item`` here, waiting for it. Raises UserError."""
+    try:
+        if not item.prepared:
+            item.prepare()
+        task = backend().start(item.request)
+        task.wait()
+        if task.error:
+            raise UserError(task.error)
+        return item.finish()
+    except bridge.BridgeError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
+    finally:
+        item.cleanup()
+
+
+def submit(item: Item) -> None:
+    """Run ``item`` now in background mode, or queue it for the timer in the interface."""
+    if bpy.app.background:
+        try:
+            _report(run_now(item), error=False)
+        except UserError as exc:
+            _report(str(exc))
+        return
+    STATE.queue.append(item)  # thread-safe: render handlers may run in the render thread
+    STATE.message = f"{len(STATE.queue)} {item.label}(s) waiting to be denoised"
+
+
+def _progress() -> str:
+    waiting = len(STATE.queue)
+    what = f"denoising {STATE.current.label}"
+    if isinstance(STATE.current, FrameItem):
+        what += f" {STATE.current.frame}"
+    return what + (f" ({STATE.finished} done, {waiting} waiting)" if waiting or STATE.finished
+                   else "") + " ..."
+
+
+def _close_current(error: str | None) -> None:
+    item, STATE.current, STATE.task = STATE.current, None, None
+    try:
+        if error:
+            raise UserError(error)
+        _report(item.finish(), error=False)
+        STATE.finished += 1
+    except UserError as exc:
+        _report(f"{item.label}: {exc}")
+    except Exception as exc:  # never let a timer raise into Blender
+        _report(f"{item.label}: unexpected error: {exc}")
+    finally:
+        item.cleanup()
+
+
+def tick():
+    """Timer (main thread, while the add-on is enabled in the interface): show reports, start
+    the next item, or see whether the running one is done."""
+    try:
+        _show_popups()
+        if STATE.task is not None:
+            if not STATE.task.done():
+                STATE.message = _progress()
+                _redraw()
+                return _TICK
+            _close_current(STATE.task.error)
+        while STATE.queue:
+            item = STATE.queue.popleft()
+            try:
+                if not item.prepared:
+                    item.prepare()
+                STATE.current, STATE.task = item, backend().start(item.request)
+            except (UserError, bridge.BridgeError, OSError) as exc:
+                item.cleanup()
+                _report(f"{item.label}: {exc}")
+                continue
+            STATE.message = _progress()
+            _redraw()
+            return _TICK
+        if STATE.finished:
+            STATE.finished = 0
+            _redraw()
+        return _IDLE_TICK
+    except Exception as exc:  # never let a timer raise into Blender
+        _report(f"unexpected error: {exc}")
+        return _IDLE_TICK
+
+
+def cancel_all() -> None:
+    if STATE.task is not None:
+        STATE.task.cancel()
+    for item in [STATE.current, *STATE.queue]:
+        if item is not None:
+            item.cleanup()
+    STATE.queue.clear()
+    STATE.current = STATE.task = None
+    STATE.message = ""
+
+
+# --- render handlers ----------------------------------------------------------------------------
+
+@persistent
+def on_render_init(scene, *args) -> None:
+    STATE.frames_written = 0
+
+
+@persistent
+def on_render_write(scene, *args) -> None:
+    """A frame file was just written (animation, or a still saved with write_still)."""
+    try:
+        if not scene.mcdenoise.auto_denoise:
+            return
+        STATE.frames_written += 1
+        item = FrameItem(scene, scene.frame_current)
+        try:
+            item.prepare()
+        except Exception:
+            item.cleanup()
+            raise
+        submit(item)
+    except UserError as exc:
+        _report(f"frame {scene.frame_current}: {exc}")
+    except Exception as exc:  # a handler must never raise into the render
+        _report(f"frame {scene.frame_current}: unexpected error: {exc}")
+
+
+@persistent
+def on_render_complete(scene, *args) -> None:
+    """A render job ended: a still that wrote no file is denoised from the Render Result."""
+    try:
+        if not scene.mcdenoise.auto_denoise or STATE.frames_written:
+            return
+        view_layer = bpy.context.view_layer
+        if view_layer is None or view_layer.name not in scene.view_layers:
+            view_layer = scene.view_layers[0]
+        submit(StillItem(scene, view_layer))
+    except UserError as exc:
+        _report(str(exc))
+    except Exception as exc:
+        _report(f"unexpected error: {exc}")
+
+
+HANDLERS = (("render_init", on_render_init), ("render_write", on_render_write),
+            ("render_complete", on_render_complete))
+
+
+def register() -> None:
+    for name, function in HANDLERS:
+        getattr(bpy.app.handlers, name).append(function)
+    if not bpy.app.background:  # no event loop runs timers in background mode
+        bpy.app.timers.register(tick, first_interval=_IDLE_TICK, persistent=True)
+
+
+def unregister() -> None:
+    cancel_all()
+    if bpy.app.timers.is_registered(tick):
+        bpy.app.timers.unregister(tick)
+    for name, function in HANDLERS:
+        handlers = getattr(bpy.app.handlers, name)
+        while function in handlers:
+            handlers.remove(function)
+    bridge.forget_models()

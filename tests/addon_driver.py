@@ -1,0 +1,249 @@
+"""Drives the Blender add-on inside real Blender (the bpy module) for tests/test_addon.py.
+
+    python tests/addon_driver.py ZIP WORKDIR MCDENOISE_EXECUTABLE
+
+Installs the built zip into the sandboxed user folders (BLENDER_USER_* set by the caller),
+then runs every scenario, each in its own try block, and prints one JSON line: for each
+scenario either its measurements or the error that broke it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+ZIP, WORK, EXECUTABLE = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+SIZE, SPP, REFERENCE_SPP = (64, 48), 4, 256
+
+import bpy  # noqa: E402  (after the BLENDER_USER_* variables the caller set)
+
+from mcdenoise.exr import load_frame, place_in_display_window, read_exr  # noqa: E402
+from mcdenoise.render.cycles import configure_cycles  # noqa: E402
+from mcdenoise.render.sample import build_sample_scene  # noqa: E402
+
+results: dict[str, object] = {}
+MODULE = "bl_ext.user_default.mcdenoise"
+
+
+def scenario(function):
+    try:
+        results[function.__name__] = function()
+    except Exception:
+        results[function.__name__] = {"error": traceback.format_exc()}
+    return function
+
+
+def work():
+    return sys.modules[f"{MODULE}.work"]
+
+
+def prefs():
+    return bpy.context.preferences.addons[MODULE].preferences
+
+
+def operator_error(call) -> str | None:
+    """Blender turns an operator's ERROR report into a RuntimeError for Python callers."""
+    try:
+        call()
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def tonemapped(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.maximum(rgb, 0.0)
+    return (rgb / (1.0 + rgb)) ** (1 / 2.2)
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((tonemapped(a) - tonemapped(b)) ** 2))
+
+
+def result_rgb() -> np.ndarray:
+    """'mcdenoise Result' as (H, W, 3), top row first."""
+    image = bpy.data.images[work().RESULT_IMAGE]
+    width, height = image.size
+    pixels = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    return pixels.reshape(height, width, 4)[::-1, :, :3]
+
+
+def combined(path: Path) -> np.ndarray:
+    """The Combined pass of a Blender multilayer EXR (load_frame prefers 'Noisy Image')."""
+    image = read_exr(path)
+    where = {name: part for part, name in image.channel_names()}
+    return np.stack([place_in_display_window(image, where[f"ViewLayer.Combined.{c}"],
+                                             f"ViewLayer.Combined.{c}") for c in "RGB"], -1)
+
+
+def render_to(scene, path: Path) -> np.ndarray:
+    bpy.ops.render.render()
+    with work().multilayer_exr_output(scene):
+        bpy.data.images["Render Result"].save_render(filepath=str(path), scene=scene)
+    return load_frame(path).color
+
+
+def fresh_scene():
+    scene = build_sample_scene(bpy)
+    configure_cycles(scene, SPP, seed=3, width=SIZE[0], height=SIZE[1], threads=2)
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = str(WORK / "out" / "still_")
+    return scene
+
+
+@scenario
+def install():
+    done = bpy.ops.extensions.package_install_files(filepath=str(ZIP), repo="user_default",
+                                                    enable_on_install=True)
+    return {"result": sorted(done), "enabled": MODULE in bpy.context.preferences.addons,
+            "operator": hasattr(bpy.types, "MCDENOISE_OT_denoise")}
+
+
+@scenario
+def errors_before_render():
+    scene = fresh_scene()
+    out = {"no_render": operator_error(bpy.ops.mcdenoise.denoise)}
+    bpy.context.view_layer.cycles.denoising_store_passes = False
+    out["no_passes"] = operator_error(bpy.ops.mcdenoise.denoise)
+    scene.cycles.use_denoising = True
+    bpy.ops.mcdenoise.setup_passes()
+    out["passes_after_setup"] = bpy.context.view_layer.cycles.denoising_store_passes
+    out["cycles_denoiser_after_setup"] = scene.cycles.use_denoising
+    return out
+
+
+@scenario
+def button():
+    scene = fresh_scene()
+    scene.cycles.samples = REFERENCE_SPP
+    reference = render_to(scene, WORK / "reference.exr")
+    scene.cycles.samples = SPP
+    noisy = render_to(scene, WORK / "noisy.exr")
+    out = {}
+    for mode in ("IN_PROCESS", "EXTERNAL"):
+        prefs().mode, prefs().executable = mode, EXECUTABLE
+        if work().RESULT_IMAGE in bpy.data.images:
+            bpy.data.images.remove(bpy.data.images[work().RESULT_IMAGE])
+        scene.mcdenoise.save_result = mode == "EXTERNAL"
+        done = bpy.ops.mcdenoise.denoise()
+        denoised = result_rgb()
+        out[mode] = {"result": sorted(done), "shape": list(denoised.shape),
+                     "finite": bool(np.isfinite(denoised).all()),
+                     "mse_noisy": mse(noisy, reference), "mse_denoised": mse(denoised, reference),
+                     "format_after": scene.render.image_settings.file_format,
+                     "saved": sorted(p.name for p in (WORK / "out").glob("*denoised*"))}
+    return out
+
+
+@scenario
+def error_paths():
+    scene = bpy.context.scene
+    out = {}
+    prefs().mode, prefs().executable = "EXTERNAL", str(WORK / "no-such-mcdenoise")
+    out["missing_executable"] = operator_error(bpy.ops.mcdenoise.denoise)
+    failing = WORK / "failing-mcdenoise"
+    failing.write_text("#!/bin/sh\necho 'Error: the GPU caught fire' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    prefs().executable = str(failing)
+    out["failing_subprocess"] = operator_error(bpy.ops.mcdenoise.denoise)
+    prefs().mode = "IN_PROCESS"
+    scene.mcdenoise.model = str(WORK / "missing.safetensors")
+    out["missing_model"] = operator_error(bpy.ops.mcdenoise.denoise)
+    scene.mcdenoise.model = ""
+    out["check"] = sorted(bpy.ops.mcdenoise.check())
+    out["status"] = prefs().status
+    return out
+
+
+@scenario
+def auto_still():
+    scene = bpy.context.scene
+    prefs().mode = "IN_PROCESS"
+    bpy.data.images.remove(bpy.data.images[work().RESULT_IMAGE])
+    scene.mcdenoise.auto_denoise = True
+    scene.mcdenoise.save_result = False
+    bpy.ops.render.render()
+    return {"result": work().RESULT_IMAGE in bpy.data.images,
+            "finite": bool(np.isfinite(result_rgb()).all()), "message": work().STATE.message}
+
+
+def animate(scene, folder: str, multilayer: bool, output: str) -> dict:
+    scene.frame_start, scene.frame_end = 1, 3
+    scene.render.filepath = str(WORK / folder / "frame_")
+    settings = scene.render.image_settings
+    if multilayer:
+        if hasattr(settings, "media_type"):
+            settings.media_type = "MULTI_LAYER_IMAGE"
+        settings.file_format = "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "16"
+    else:
+        if hasattr(settings, "media_type"):
+            settings.media_type = "IMAGE"
+        settings.file_format = "PNG"
+    scene.mcdenoise.animation_output = output
+    work().STATE.last_error = ""
+    bpy.ops.render.render(animation=True)
+    root = WORK / folder
+    return {"rendered": sorted(p.name for p in root.glob("frame_*")),
+            "denoised": sorted(p.name for p in (root / "denoised").glob("frame_*"))
+            if (root / "denoised").is_dir() else [],
+            "last_error": work().STATE.last_error}
+
+
+@scenario
+def auto_animation():
+    scene = bpy.context.scene
+    out = {"exr_folder": animate(scene, "anim_exr", True, "FOLDER")}
+    frame = load_frame(WORK / "anim_exr" / "denoised" / "frame_0002.exr")
+    noisy = combined(WORK / "anim_exr" / "frame_0002.exr")
+    out["exr_folder"].update(
+        color_source=frame.sources["color"].pass_name,
+        layers=sorted({n.split(".")[1] for _, n in frame.image.channel_names() if "." in n}),
+        noisy_kept=bool(np.abs(frame.color - noisy).max() < 1e-2),
+        changed=bool(np.abs(combined(WORK / "anim_exr" / "denoised" / "frame_0002.exr")
+                            - noisy).max() > 1e-2))
+    out["png_folder"] = animate(scene, "anim_png", False, "FOLDER")
+    out["exr_replace"] = animate(scene, "anim_replace", True, "REPLACE")
+    replaced = load_frame(WORK / "anim_replace" / "frame_0001.exr")
+    out["exr_replace"]["color_source"] = replaced.sources["color"].pass_name
+    out["exr_replace"]["layers"] = sorted({n.split(".")[1] for _, n in
+                                           replaced.image.channel_names() if "." in n})
+    for view_layer in scene.view_layers:
+        view_layer.cycles.denoising_store_passes = False
+    out["no_passes"] = animate(scene, "anim_nopasses", True, "FOLDER")
+    scene.mcdenoise.auto_denoise = False
+    return out
+
+
+@scenario
+def unregister():
+    handler_names = ("render_init", "render_write", "render_complete")
+    bpy.ops.preferences.addon_disable(module=MODULE)
+    leftovers = [name for name in dir(bpy.types) if name.upper().startswith("MCDENOISE")
+                 or name == "RENDER_PT_mcdenoise"]
+    handlers = [f.__module__ for name in handler_names
+                for f in getattr(bpy.app.handlers, name) if "mcdenoise" in f.__module__]
+    return {"leftover_classes": leftovers, "scene_property": hasattr(bpy.types.Scene,
+                                                                      "mcdenoise"),
+            "handlers": handlers, "enabled": MODULE in bpy.context.preferences.addons}
+
+
+@scenario
+def legacy_install():
+    """The same zip through Preferences > Add-ons > Install (the pre-4.2 way)."""
+    bpy.ops.preferences.addon_install(filepath=str(ZIP))
+    bpy.ops.preferences.addon_enable(module="mcdenoise_blender")
+    out = {"enabled": "mcdenoise_blender" in bpy.context.preferences.addons,
+           "operator": hasattr(bpy.types, "MCDENOISE_OT_denoise")}
+    bpy.ops.preferences.addon_disable(module="mcdenoise_blender")
+    out["disabled_clean"] = not hasattr(bpy.types, "MCDENOISE_OT_denoise")
+    return out
+
+
+print("RESULTS " + json.dumps(results), flush=True)
+os._exit(0)  # skip Blender's slow teardown

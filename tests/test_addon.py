@@ -1,0 +1,215 @@
+"""The Blender add-on: its zip, its bridge to mcdenoise, and (marked blender) the add-on
+itself installed into real Blender, run in-process and through the external executable."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mcdenoise.blender_addon import bridge
+
+from mcdenoise import __version__
+from mcdenoise.addon import ZIP_FOLDER, build_addon, manifest_version
+from mcdenoise.cli import main
+
+DRIVER = Path(__file__).with_name("addon_driver.py")
+
+
+def test_build_writes_an_installable_zip(tmp_path):
+    result = CliRunner().invoke(main, ["addon", "build", "-o", str(tmp_path / "dist")])
+    assert result.exit_code == 0, result.output
+    (archive,) = (tmp_path / "dist").glob("*.zip")
+    assert archive.name == f"mcdenoise-blender-{__version__}.zip"
+    names = zipfile.ZipFile(archive).namelist()
+    expected = {"__init__.py", "blender_manifest.toml", "bridge.py", "operators.py",
+                "panel.py", "settings.py", "work.py"}
+    assert {f"{ZIP_FOLDER}/{name}" for name in expected} <= set(names)
+    assert all(name.startswith(f"{ZIP_FOLDER}/") for name in names)
+    assert not any("__pycache__" in name for name in names)
+    init = zipfile.ZipFile(archive).read(f"{ZIP_FOLDER}/__init__.py").decode()
+    assert "bl_info" in init and "import bpy" not in init.split("def ")[0]
+
+
+def test_manifest_matches_the_package():
+    assert manifest_version() == __version__
+    text = (Path(__file__).parents[1] / "blender_addon" / "blender_manifest.toml").read_text()
+    assert 'schema_version = "1.0.0"' in text and "[permissions]" in text
+
+
+def test_build_into_a_file_is_an_error(tmp_path):
+    blocker = tmp_path / "dist"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["addon", "build", "-o", str(blocker)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_request_arguments():
+    request = bridge.Request("in.exr", "out.exr", model="m.safetensors", device="cpu",
+                             layer="ViewLayer", beauty_only=True, keep_noisy=False)
+    assert request.arguments() == ["denoise", "in.exr", "-o", "out.exr", "--device", "cpu",
+                                   "--overwrite", "--model", "m.safetensors", "--layer",
+                                   "ViewLayer", "--beauty-only", "--no-keep-noisy"]
+    assert bridge.Request("a.exr", "b.exr").arguments() == [
+        "denoise", "a.exr", "-o", "b.exr", "--device", "auto", "--overwrite"]
+
+
+def test_choose_backend(tmp_path, monkeypatch):
+    assert bridge.choose_backend("AUTO").mode == "IN_PROCESS"  # mcdenoise + torch import here
+    with pytest.raises(bridge.BridgeError, match="not an executable file"):
+        bridge.choose_backend("EXTERNAL", str(tmp_path / "nothing"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(bridge.BridgeError, match="mcdenoise not found"):
+        bridge.choose_backend("EXTERNAL")
+    fake = tmp_path / "mcdenoise"
+    fake.write_text("#!/bin/sh\necho 'mcdenoise, version 9'\n")
+    fake.chmod(0o755)
+    backend = bridge.choose_backend("EXTERNAL")
+    assert backend.mode == "EXTERNAL" and backend.executable == str(fake)
+    assert bridge.check_external() == (True, f"external: {fake} (mcdenoise, version 9)")
+    monkeypatch.setattr(bridge, "inprocess_importable", lambda: False)
+    assert bridge.choose_backend("AUTO").mode == "EXTERNAL"
+    with pytest.raises(bridge.BridgeError, match="not importable"):
+        bridge.choose_backend("IN_PROCESS")
+
+
+def test_process_task_reports_the_last_error_line(tmp_path):
+    script = tmp_path / "fails"
+    script.write_text("#!/bin/sh\necho progress >&2\necho 'Error: out.exr: disk full' >&2\n"
+                      "exit 1\n")
+    script.chmod(0o755)
+    task = bridge.ProcessTask([str(script)])
+    task.wait()
+    assert task.done() and task.error == "out.exr: disk full"
+    ok = bridge.ProcessTask(["true"])
+    while not ok.done():
+        pass
+    assert ok.error is None
+    with pytest.raises(bridge.BridgeError, match="cannot run"):
+        bridge.ProcessTask([str(tmp_path / "absent")])
+
+
+def test_thread_task_catches_errors():
+    def boom():
+        raise ValueError("bad\nthing")
+
+    task = bridge.ThreadTask(boom)
+    task.wait()
+    assert task.done() and task.error == "bad thing"
+
+
+def test_inprocess_request_denoises_a_file(tmp_path):
+    from mcdenoise.exr import load_frame
+
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
+    target = tmp_path / "out.exr"
+    task = bridge.Backend("IN_PROCESS").start(
+        bridge.Request(str(sample), str(target), device="cpu", beauty_only=True))
+    task.wait()
+    assert task.error is None
+    frame = load_frame(target)
+    assert sorted(n for _, n in frame.image.channel_names()) == ["A", "B", "G", "R"]
+    assert frame.color.shape == (192, 256, 3)
+
+
+# --- in real Blender ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def blender_run(tmp_path_factory, blender_env):
+    work = tmp_path_factory.mktemp("addon")
+    archive = build_addon(work / "dist")
+    executable = Path(sys.executable).with_name("mcdenoise")
+    executable = str(executable) if executable.exists() else shutil.which("mcdenoise")
+    assert executable, "the mcdenoise console script is not installed"
+    done = subprocess.run([sys.executable, str(DRIVER), str(archive), str(work), executable],
+                          env=blender_env, capture_output=True, text=True, timeout=900)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, f"driver failed ({done.returncode}):\n{done.stdout[-3000:]}\n" \
+                  f"{done.stderr[-3000:]}"
+    return json.loads(lines[-1].removeprefix("RESULTS ")), work
+
+
+def _scenario(blender_run, name):
+    results, work = blender_run
+    result = results[name]
+    assert "error" not in result, result.get("error")
+    return result, work
+
+
+@pytest.mark.blender
+def test_addon_installs_as_an_extension(blender_run):
+    result, _ = _scenario(blender_run, "install")
+    assert result == {"result": ["FINISHED"], "enabled": True, "operator": True}
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("mode", ["IN_PROCESS", "EXTERNAL"])
+def test_denoise_button(blender_run, mode):
+    result, _ = _scenario(blender_run, "button")
+    run = result[mode]
+    assert run["result"] == ["FINISHED"] and run["shape"] == [48, 64, 3] and run["finite"]
+    assert run["mse_denoised"] < run["mse_noisy"]  # closer to the 256-spp render
+    assert run["format_after"] == "PNG"  # the scene's output format is restored
+    if mode == "EXTERNAL":  # save_result was on: a PNG beside the output, in its format
+        assert run["saved"] == ["still_0001_denoised.png"]
+    else:
+        assert run["saved"] == []
+
+
+@pytest.mark.blender
+def test_auto_denoise_after_a_still(blender_run):
+    result, _ = _scenario(blender_run, "auto_still")
+    assert result["result"] and result["finite"]
+    assert "mcdenoise Result" in result["message"]
+
+
+@pytest.mark.blender
+def test_auto_denoise_animation_frames(blender_run):
+    result, _ = _scenario(blender_run, "auto_animation")
+    frames = ["frame_0001.exr", "frame_0002.exr", "frame_0003.exr"]
+    exr = result["exr_folder"]
+    assert exr["rendered"] == frames and exr["denoised"] == frames and not exr["last_error"]
+    assert "Noisy Image" in exr["layers"] and "Denoising Albedo" in exr["layers"]
+    assert exr["noisy_kept"] and exr["changed"]
+    png = result["png_folder"]
+    assert png["denoised"] == [f.replace(".exr", ".png") for f in frames]
+    assert not png["last_error"]
+    replaced = result["exr_replace"]
+    assert replaced["rendered"] == frames and replaced["denoised"] == []
+    assert "Noisy Image" in replaced["layers"] and not replaced["last_error"]
+
+
+@pytest.mark.blender
+def test_errors_are_reported_not_raised(blender_run):
+    before, _ = _scenario(blender_run, "errors_before_render")
+    assert "no render to denoise yet" in before["no_render"]
+    assert "Denoising Data" in before["no_passes"]
+    assert before["passes_after_setup"] and not before["cycles_denoiser_after_setup"]
+    paths, _ = _scenario(blender_run, "error_paths")
+    assert "is not an executable file" in paths["missing_executable"]
+    assert paths["failing_subprocess"].strip() == "Error: the GPU caught fire"
+    assert "no such model" in paths["missing_model"]
+    assert paths["check"] == ["FINISHED"] and "in use: in-process" in paths["status"]
+    animation, _ = _scenario(blender_run, "auto_animation")
+    broken = animation["no_passes"]  # the render goes on, frames kept, the error reported
+    assert len(broken["rendered"]) == 3 and broken["denoised"] == []
+    assert "Denoising Data" in broken["last_error"]
+
+
+@pytest.mark.blender
+def test_disable_leaves_nothing_behind(blender_run):
+    result, _ = _scenario(blender_run, "unregister")
+    assert result == {"leftover_classes": [], "scene_property": False, "handlers": [],
+                      "enabled": False}
+
+
+@pytest.mark.blender
+def test_addon_installs_as_a_legacy_addon(blender_run):
+    result, _ = _scenario(blender_run, "legacy_install")
+    assert result == {"enabled": True, "operator": True, "disabled_clean": True}
