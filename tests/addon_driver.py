@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -158,6 +159,32 @@ def error_paths():
     out["check"] = sorted(bpy.ops.mcdenoise.check())
     out["status"] = prefs().status
     return out
+
+
+@scenario
+def interface_queue():
+    """The interface's path: items queued, the timer function polls the running Task (a
+    subprocess here) until the queue is empty. Background mode has no event loop, so the
+    test calls the timer itself."""
+    scene = bpy.context.scene
+    prefs().mode, prefs().executable = "EXTERNAL", EXECUTABLE
+    bpy.data.images.remove(bpy.data.images[work().RESULT_IMAGE])
+    for _ in range(2):
+        item = work().StillItem(scene, bpy.context.view_layer)
+        item.prepare()
+        work().STATE.queue.append(item)
+    polls, busy = 0, []
+    while polls < 2000:
+        interval = work().tick()
+        polls += 1
+        busy.append(work().STATE.message)
+        if work().STATE.task is None and not work().STATE.queue:
+            break
+        time.sleep(0.05)
+    return {"interval_when_idle": interval, "polls": polls,
+            "progress_seen": any("denoising render" in m for m in busy),
+            "result": work().RESULT_IMAGE in bpy.data.images, "message": work().STATE.message,
+            "last_error": work().STATE.last_error}
 
 
 @scenario

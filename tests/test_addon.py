@@ -163,6 +163,14 @@ def test_denoise_button(blender_run, mode):
 
 
 @pytest.mark.blender
+def test_interface_queue_polls_work_to_the_end(blender_run):
+    result, _ = _scenario(blender_run, "interface_queue")
+    assert result["result"] and result["progress_seen"] and result["polls"] > 2
+    assert result["interval_when_idle"] == 1.0  # the timer keeps waiting for more work
+    assert "mcdenoise Result" in result["message"] and not result["last_error"]
+
+
+@pytest.mark.blender
 def test_auto_denoise_after_a_still(blender_run):
     result, _ = _scenario(blender_run, "auto_still")
     assert result["result"] and result["finite"]
