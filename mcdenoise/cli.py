@@ -409,3 +409,107 @@ def addon_build(out_dir: str) -> None:
     from mcdenoise.addon import build_addon
 
     click.echo(f"add-on written: {build_addon(out_dir)}")
+
+
+def _methods(denoiser, compare: tuple[str, ...]) -> dict:
+    """The denoisers to score: mcdenoise, and OIDN when asked for and installed."""
+    methods = {"mcdenoise": lambda f: denoiser.denoise(f.color, f.albedo, f.normal, f.depth)}
+    if "oidn" in compare:
+        from mcdenoise.oidn import oidn_available, oidn_denoise
+
+        if oidn_available():
+            methods["oidn"] = lambda f: oidn_denoise(f.color, f.albedo, f.normal)
+        else:
+            click.echo("OIDN comparison skipped: pyoidn is not installed "
+                       "(pip install 'mcdenoise[compare]')", err=True)
+    return methods
+
+
+def _flip_or_note() -> bool:
+    from mcdenoise.metrics import flip_available
+
+    if not flip_available():
+        click.echo("FLIP skipped: flip-evaluator is not installed "
+                   "(pip install 'mcdenoise[compare]')", err=True)
+        return False
+    return True
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", type=click.Path(), help="A .safetensors model or a training "
+              "checkpoint (default: the bundled model).")
+@click.option("--compare", type=click.Choice(["oidn"]), multiple=True,
+              help="Also score Intel Open Image Denoise (needs the compare extra).")
+@click.option("--report", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write scores.csv, scores.json and report.html (crops, error maps, bar "
+                   "charts) here.")
+@click.option("--spp", metavar="LIST", help="Only renders with these sample counts, e.g. 4,16,64.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--per-image/--means-only", default=True, show_default=True,
+              help="Print every image's scores, or the means only.")
+def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str | None,
+             spp: str | None, device: str, per_image: bool) -> None:
+    """Score denoised renders against their references (tonemapped PSNR, relMSE, SMAPE,
+    SSIM, FLIP, seconds per image), beside the noisy input and optionally OIDN."""
+    from dataclasses import asdict
+
+    from mcdenoise.denoise import load_model
+    from mcdenoise.evaluate import evaluate as score_all
+    from mcdenoise.evaluate import means, table, write_report
+
+    denoiser = load_model(model, device=device)
+    use_flip = _flip_or_note()
+    methods = _methods(denoiser, compare)
+    scores, panels = score_all(data, methods, use_flip, tuple(parse_int_list(spp)) if spp else (),
+                         panels=report is not None)
+    if per_image:
+        click.echo(table([asdict(s) for s in scores], ("image", "method")) + "\n")
+    click.echo(f"means over {len(scores) // (len(methods) + 1)} image(s):")
+    click.echo(table(means(scores), ("spp", "method", "images")))
+    if report:
+        settings = {"data": str(data), "model": denoiser.name, "model_sha256": denoiser.digest,
+                    "device": str(denoiser.device), "flip": use_flip,
+                    "methods": ["noisy", *methods]}
+        files = write_report(report, scores, panels, settings)
+        click.echo(f"report: {Path(report) / 'report.html'} ({len(files)} files)")
+
+
+@main.command()
+@click.argument("first", type=click.Path(exists=True, dir_okay=False), metavar="A.exr")
+@click.argument("second", type=click.Path(exists=True, dir_okay=False), metavar="B.exr")
+@click.option("--ref", type=click.Path(exists=True, dir_okay=False), metavar="R.exr",
+              help="Score A and B against this reference (else A is scored against B).")
+@click.option("--error-map", type=click.Path(dir_okay=False), metavar="PNG",
+              help="Write the error map(s) here (side by side with --ref).")
+def compare(first: str, second: str, ref: str | None, error_map: str | None) -> None:
+    """Metrics between two EXR images, or of two images against a reference."""
+    import numpy as np
+
+    from mcdenoise.evaluate import colorize, save_png, scores_of, table
+    from mcdenoise.exr import load_frame
+
+    frames = {name: load_frame(path).color for name, path in
+              (("A", first), ("B", second), ("R", ref)) if path}
+    shapes = {name: image.shape for name, image in frames.items()}
+    if len(set(shapes.values())) > 1:
+        sizes = ", ".join(f"{n} {s[1]}x{s[0]}" for n, s in shapes.items())
+        raise McdenoiseError(f"the images differ in size: {sizes}")
+    use_flip = _flip_or_note()
+    pairs = ([("A vs R", frames["A"], frames["R"]), ("B vs R", frames["B"], frames["R"])]
+             if ref else [("A vs B", frames["A"], frames["B"])])
+    rows, maps = [], []
+    for label, image, reference in pairs:
+        values, error = scores_of(image, reference, use_flip)
+        rows.append({"pair": label, **values})
+        maps.append(colorize(error))
+    click.echo(table(rows, ("pair",), seconds=False))
+    if error_map:
+        path = Path(error_map)
+        if path.suffix.lower() != ".png":
+            raise click.BadParameter("the error map is a .png file", param_hint="--error-map")
+        separator = np.ones((maps[0].shape[0], 4, 3), np.float32)
+        save_png(path, np.concatenate([maps[0], *(x for m in maps[1:] for x in (separator, m))],
+                                      axis=1))
+        click.echo(f"error map: {path}" + (" (A | B)" if ref else ""))
