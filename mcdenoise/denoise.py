@@ -17,7 +17,7 @@ import torch
 from mcdenoise import McdenoiseError
 from mcdenoise.config import Config
 from mcdenoise.features import build_input, frame_stats, output_to_linear
-from mcdenoise.model import UNet
+from mcdenoise.model import UNet, fuse_batchnorm
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ class Denoiser:
                  precision: str = "fp32", name: str = "model", digest: str = "") -> None:
         if precision == "fp16" and device.type == "cpu":
             raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
-        self.model, self.config, self.device = model.to(device).eval(), config, device
+        # BatchNorm folded into the convolutions: the same output, fewer passes over memory
+        self.model = fuse_batchnorm(model.to(device).eval())
+        self.config, self.device = config, device
         self.precision, self.name, self.digest = precision, name, digest
 
     @property

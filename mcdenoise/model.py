@@ -114,6 +114,31 @@ class UNet(nn.Module):
         return (patches * weights).sum(dim=2)
 
 
+@torch.no_grad()
+def fuse_batchnorm(model: UNet) -> UNet:
+    """Fold every BatchNorm that directly follows a convolution into that convolution (for
+    inference: the running statistics become the conv's scale and bias). In place; the
+    model must be in eval mode. BatchNorm placed after the activation is left as it is."""
+    if model.training:
+        raise ValueError("fuse_batchnorm needs a model in eval mode")
+    for block in model.modules():
+        if not isinstance(block, nn.Sequential):
+            continue
+        layers = list(block)
+        for index in range(len(layers) - 1):
+            conv, norm = layers[index], layers[index + 1]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)):
+                continue
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                              conv.stride, conv.padding, bias=True).to(conv.weight.device)
+            fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+            fused.bias.copy_((bias - norm.running_mean) * scale + norm.bias)
+            block[index], block[index + 1] = fused, nn.Identity()
+    return model
+
+
 def build_model(config: Config) -> UNet:
     """The network for a config: input channels follow the enabled features."""
     if config.model.arch != "unet":

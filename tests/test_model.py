@@ -115,3 +115,30 @@ def test_kernel_size_must_be_odd():
         set_value(config, "model.kernel_size=4")
     set_value(config, "model.output=kernel")
     assert build_model(config).out.out_channels == 25
+
+
+@pytest.mark.parametrize("norm", ["before", "after", "none"])
+@pytest.mark.parametrize("output", ["direct", "kernel"])
+def test_fused_batchnorm_gives_the_same_output(norm, output):
+    from mcdenoise.model import fuse_batchnorm
+
+    torch.manual_seed(0)
+    model = UNet(10, 3, ModelConfig(enc_width=8, dec_width=16, depth=3, norm=norm,
+                                    output=output))
+    for module in model.modules():  # statistics as after training, not the init values
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    before = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    x = torch.rand(2, 10, 40, 56)
+    with torch.no_grad():
+        expected = model(x)
+        fused = fuse_batchnorm(model)(x)
+    remaining = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert remaining == (before if norm == "after" else 0)
+    assert torch.allclose(fused, expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="eval mode"):
+        fuse_batchnorm(model.train())
