@@ -32,6 +32,9 @@ class ModelConfig:
     # kernel of kernel_size^2 weights applied to the noisy linear color (Bako et al. 2017)
     output: str = "direct"
     kernel_size: int = 5
+    # kernel: also filter 2x, 4x, ... box-downsampled copies of the color with their own
+    # kernels and blend each coarse result into the finer one (Vogels et al. 2018); 1 = none
+    kernel_scales: int = 1
 
 
 @dataclass
@@ -157,6 +160,8 @@ def _check_choice(key: str, value: Any, source: str) -> None:
     choices = CHOICES.get(key)
     if choices and value not in choices:
         raise ConfigError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")
+    if key == "model.kernel_scales" and not 1 <= value <= 4:
+        raise ConfigError(f"{source}: model.kernel_scales must be 1 to 4, got {value!r}")
     if key == "model.kernel_size" and (value < 1 or value % 2 == 0):
         raise ConfigError(f"{source}: model.kernel_size must be odd and >= 1, got {value!r}")
     if key == "input.features":

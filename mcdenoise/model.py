@@ -38,19 +38,27 @@ class UNet(nn.Module):
     instead of a color; their softmax weights the kernel_size^2 neighbourhood of the noisy
     color (channels 0-2 of the input, turned back into linear with ``transform``). The
     output is then a convex combination of input pixels: it cannot overshoot or change
-    the image's scale, which makes training far steadier on small budgets."""
+    the image's scale, which makes training far steadier on small budgets. With
+    ``kernel_scales`` > 1, kernels (their logits box-averaged) also filter 2x, 4x, ...
+    box-downsampled copies of the color, and each coarser result replaces the low
+    frequencies of the finer one by a predicted per-pixel weight (Vogels et al. 2018),
+    which reaches noise a small kernel cannot average away."""
 
     def __init__(self, in_channels: int, out_channels: int = 3,
                  config: ModelConfig | None = None, transform: str = "tonemap") -> None:
         super().__init__()
         config = config or ModelConfig()
         self.kernel_size = config.kernel_size if config.output == "kernel" else 0
+        self.scales = config.kernel_scales if self.kernel_size else 0
         self.transform = transform
         if self.kernel_size:
-            out_channels = self.kernel_size ** 2
+            out_channels = self.scales * self.kernel_size**2 + self.scales - 1
         enc, dec, depth = config.enc_width, config.dec_width, config.depth
         self.depth = depth
-        self.alignment = 2 ** depth  # H and W must be multiples of this inside the network
+        # H and W must be multiples of this inside the network (and of the coarsest kernel's
+        # blocks)
+        self.alignment = 2 ** max(depth, config.kernel_scales - 1 if config.output == "kernel"
+                                  else 0)
         self.head = conv_block(in_channels, enc, config)
         self.down = nn.ModuleList(conv_block(enc, enc, config) for _ in range(depth))
         self.bottleneck = conv_block(enc, enc, config)
@@ -78,7 +86,14 @@ class UNet(nn.Module):
             field += 4 * step  # two convs after each upsampling
         step //= 2
         field += 6 * step  # the last two convs and the output conv
-        return max(field, self.kernel_size)  # a kernel reads its own window of the input
+        if not self.kernel_size:
+            return field
+        if self.scales == 1:  # a kernel reads its own window of the input
+            return max(field, self.kernel_size)
+        # coarse kernels pool logits over blocks and read a window of blocks (a bound that
+        # holds wherever the pixel sits in its block)
+        block = 2 ** (self.scales - 1)
+        return max(field, self.kernel_size * block) + 2 * block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W), any H, W -> (B, C_out, H, W)."""
@@ -98,20 +113,43 @@ class UNet(nn.Module):
             h = block(torch.cat([h, skips.pop()], dim=1))
         h = F.interpolate(h, scale_factor=2.0, mode="nearest")
         h = self.tail(torch.cat([h, skips.pop()], dim=1))  # (B, 32, H, W)
-        out = self.out(h)[..., :height, :width]
-        if self.kernel_size:
-            out = self.apply_kernels(out, x[:, :3, :height, :width])
-        return out
+        out = self.out(h)
+        if self.kernel_size:  # on the padded size: coarse scales need whole 2^s blocks
+            out = self.apply_kernels(out, x[:, :3])
+        return out[..., :height, :width]
 
-    def apply_kernels(self, logits: torch.Tensor, color_in: torch.Tensor) -> torch.Tensor:
-        """logits (B, k*k, H, W), transformed color (B, 3, H, W) -> filtered linear color."""
+    def _filter(self, logits: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
+        """Per-pixel softmax kernels (B, k*k, H, W) applied to linear color (B, 3, H, W)."""
         k = self.kernel_size
-        batch, _, height, width = color_in.shape
-        linear = inverse_transform(color_in.float(), self.transform)
+        batch, _, height, width = linear.shape
         padded = F.pad(linear, (k // 2,) * 4, mode="replicate")
         patches = F.unfold(padded, k).view(batch, 3, k * k, height, width)
-        weights = torch.softmax(logits.float(), dim=1).unsqueeze(1)  # (B, 1, k*k, H, W)
+        weights = torch.softmax(logits, dim=1).unsqueeze(1)  # (B, 1, k*k, H, W)
         return (patches * weights).sum(dim=2)
+
+    def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor) -> torch.Tensor:
+        """Network output (B, scales*k*k + scales-1, H, W) and the transformed color
+        (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1)."""
+        k2 = self.kernel_size**2
+        out = out.float()
+        linear = inverse_transform(color_in.float(), self.transform)
+        result = None
+        for scale in reversed(range(self.scales)):  # coarsest first
+            logits = out[:, scale * k2:(scale + 1) * k2]
+            color = linear
+            if scale:
+                factor = 2**scale
+                logits, color = F.avg_pool2d(logits, factor), F.avg_pool2d(linear, factor)
+            filtered = self._filter(logits, color)
+            if result is not None:  # swap the fine result's low frequencies for the coarse
+                alpha = torch.sigmoid(out[:, self.scales * k2 + scale:self.scales * k2 + scale + 1])
+                if scale:
+                    alpha = F.avg_pool2d(alpha, 2**scale)
+                low = F.interpolate(F.avg_pool2d(filtered, 2), scale_factor=2.0, mode="nearest")
+                coarse = F.interpolate(result, scale_factor=2.0, mode="nearest")
+                filtered = filtered + alpha * (coarse - low)
+            result = filtered
+        return result
 
 
 @torch.no_grad()

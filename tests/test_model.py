@@ -142,3 +142,28 @@ def test_fused_batchnorm_gives_the_same_output(norm, output):
     assert torch.allclose(fused, expected, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="eval mode"):
         fuse_batchnorm(model.train())
+
+
+@pytest.mark.parametrize("scales", [2, 3])
+def test_multiscale_kernels(scales):
+    from mcdenoise.features import transform_color
+
+    config = ModelConfig(enc_width=8, dec_width=8, depth=2, output="kernel", kernel_size=3,
+                         kernel_scales=scales)
+    model = UNet(10, 3, config).eval()
+    assert model.out.out_channels == scales * 9 + scales - 1
+    assert model.alignment == max(4, 2 ** (scales - 1))
+    flat = torch.full((1, 3, 21, 19), 0.7)
+    x = torch.rand(1, 10, 21, 19)
+    x[:, :3] = torch.from_numpy(transform_color(flat.numpy(), "tonemap"))
+    with torch.no_grad():
+        assert torch.allclose(model(x), flat, rtol=1e-4)  # any weights keep a flat image
+        size = model.receptive_field + 24
+        x = torch.rand(1, 10, size, size) * 0.8
+        base = model(x)
+        for offset in range(4):  # every position within a coarse block
+            probe = x.clone()
+            probe[:, :, size // 2 + offset, size // 2 + offset] += 0.1
+            changed = (model(probe) - base).abs().sum(1)[0] > 0
+            rows = torch.nonzero(changed.any(1)).flatten()
+            assert rows.max() - rows.min() + 1 <= model.receptive_field
