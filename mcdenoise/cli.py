@@ -151,11 +151,17 @@ def resolve_train_config(options: dict[str, Any]):
               help="Continue a run exactly where its last checkpoint left it.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set train.lr_step=20000.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this machine (one per GPU, or CPU processes with gloo): "
+                   "starts torchrun --standalone for you.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(**options: Any) -> None:
     """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
     from mcdenoise.config import load_config
 
+    nproc = options.pop("nproc")
+    if nproc > 1 and not options["dry_run"]:
+        _relaunch_with_torchrun(nproc)
     resume = options.pop("resume")
     if resume is not None:
         given = [k for k, v in options.items() if v not in (None, False, ()) and k != "dry_run"]
@@ -343,16 +349,47 @@ def _memory(text: str | None) -> int | None:
               "RGBA EXR (other layers, the noisy copy and AOVs are left out).")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch.")
+@click.option("--shard", metavar="K/N", help="Only the K-th of N parts of the frame list "
+              "(K from 1): several machines share a sequence. Under torchrun each rank takes "
+              "its own part automatically.")
+@click.option("--shard-order", type=click.Choice(["contiguous", "interleaved"]),
+              default="contiguous", show_default=True,
+              help="Parts are runs of consecutive frames, or every N-th frame.")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, tile: int | None, overlap: int | None,
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
-            dry_run: bool) -> None:
+            shard: str | None, shard_order: str, dry_run: bool) -> None:
     """Denoise EXR renders: single files or whole sequences; every other layer is kept."""
-    from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status, load_model, plan_jobs
+    from mcdenoise.denoise import (
+        DenoiseOptions,
+        denoise_jobs,
+        job_status,
+        load_model,
+        parse_shard,
+        plan_jobs,
+        shard_jobs,
+    )
+    from mcdenoise.train import torchrun_ranks
 
     jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
+    ranks = torchrun_ranks()
+    if shard is not None:
+        if ranks.world > 1:
+            raise click.UsageError("--shard and torchrun both split the frames: use one")
+        index, count = parse_shard(shard)
+        jobs = shard_jobs(jobs, index, count, shard_order)
+    elif ranks.world > 1:  # one rank per GPU, each with its own frames
+        jobs = shard_jobs(jobs, ranks.rank, ranks.world, shard_order)
+        if device in ("auto", "cuda"):
+            import torch
+
+            if torch.cuda.is_available():
+                device = f"cuda:{ranks.local_rank % torch.cuda.device_count()}"
+    if not jobs:
+        click.echo("this shard has no frames to denoise", err=True)
+        return
     if threads:
         import torch
 
@@ -379,6 +416,30 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         listed = ", ".join(str(job.frame if job.frame is not None else job.source.name)
                            for job, _ in failures)
         raise McdenoiseError(f"{len(failures)} frame(s) failed: {listed}")
+
+
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """``mcdenoise train --nproc N ...`` = ``torchrun --standalone --nproc_per_node N -m
+    mcdenoise train ...``; exits with torchrun's status."""
+    import os
+    import subprocess
+
+    if "WORLD_SIZE" in os.environ:
+        raise McdenoiseError("--nproc starts torchrun itself; under torchrun, leave it out")
+    args = sys.argv[1:]
+    if "train" not in args:
+        raise McdenoiseError("--nproc works from the command line only")
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "mcdenoise", *kept]
+    sys.exit(subprocess.call(command))
 
 
 @main.command()

@@ -90,6 +90,7 @@ class TrainConfig:
     image_every: int = 5000
     ckpt_every: int = 5000
     init_from: str | None = None  # start from these weights (fine-tuning)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
 
 
 @dataclass

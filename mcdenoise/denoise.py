@@ -266,6 +266,24 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
     return jobs
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/4' -> (1, 4): the 0-based part index and the number of parts."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise McdenoiseError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return int(match[1]) - 1, int(match[2])
+
+
+def shard_jobs(jobs: list[Job], index: int, count: int, order: str = "contiguous") -> list[Job]:
+    """Part ``index`` (0-based) of ``count``: every job lands in exactly one part. Contiguous
+    parts differ in length by one at most; interleaved takes every count-th job."""
+    if order == "interleaved":
+        return jobs[index::count]
+    size, extra = divmod(len(jobs), count)
+    start = index * size + min(index, extra)
+    return jobs[start:start + size + (index < extra)]
+
+
 @dataclass
 class DenoiseOptions:
     layer: str | None = None

@@ -1,10 +1,12 @@
-"""The training loop: Adam, step-decay learning rate, AMP, TensorBoard, checkpoints, resume."""
+"""The training loop: Adam, step-decay learning rate, AMP, TensorBoard, checkpoints, resume,
+and DistributedDataParallel under ``torchrun`` (NCCL on GPUs, gloo on the CPU)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -47,6 +49,74 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Ranks:
+    """Where this process sits in a ``torchrun`` job (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def torchrun_ranks() -> Ranks:
+    """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK (absent: a single process)."""
+    try:
+        return Ranks(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                     int(os.environ.get("LOCAL_RANK", 0)))
+    except ValueError:
+        raise McdenoiseError("RANK / WORLD_SIZE / LOCAL_RANK must be integers") from None
+
+
+def _start_distributed(config: Config) -> tuple[Ranks, torch.device]:
+    """One GPU per rank with NCCL, or the CPU with gloo; a single process starts nothing."""
+    ranks = torchrun_ranks()
+    if ranks.world == 1:
+        return ranks, pick_device(config.train.device)
+    wanted = config.train.device
+    if wanted == "mps":
+        raise McdenoiseError("distributed training runs on CUDA GPUs or on the CPU, not MPS")
+    if wanted in ("auto", "cuda") and torch.cuda.is_available():
+        if ranks.local_rank >= torch.cuda.device_count():
+            raise McdenoiseError(f"local rank {ranks.local_rank} has no GPU "
+                                 f"({torch.cuda.device_count()} on this node)")
+        device, backend = torch.device("cuda", ranks.local_rank), "nccl"
+        torch.cuda.set_device(device)
+    elif wanted == "cuda":
+        raise McdenoiseError("--device cuda: no CUDA device is available")
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    if config.train.sync_bn and device.type != "cuda":
+        raise McdenoiseError("train.sync_bn needs CUDA GPUs (PyTorch's SyncBatchNorm has no CPU "
+                             "implementation)")
+    torch.distributed.init_process_group(backend)
+    return ranks, device
+
+
+class _RankSampler(torch.utils.data.Sampler):
+    """This rank's sample indices from ``first`` to ``steps``: step t of the job uses the
+    global indices [t*world*batch, (t+1)*world*batch), rank r the r-th batch of them.
+
+    Every index is already a random pair, crop and augmentation (a pure function of the
+    seed and the index, see data.py): the dataset has no epochs to reshuffle, and disjoint
+    index slices are what a shuffled DistributedSampler would give, resumable at any step
+    and with any number of ranks."""
+
+    def __init__(self, first: int, steps: int, batch: int, ranks: Ranks) -> None:
+        self.first, self.steps, self.batch, self.ranks = first, steps, batch, ranks
+
+    def __iter__(self):
+        for step in range(self.first, self.steps):
+            start = (step * self.ranks.world + self.ranks.rank) * self.batch
+            yield from range(start, start + self.batch)
+
+    def __len__(self) -> int:
+        return (self.steps - self.first) * self.batch
+
+
 def lr_factor(step: int, config: Config) -> float:
     """Step decay (x lr_gamma every lr_step steps) times an optional cosine ramp-down over
     the last ``rampdown`` fraction of training."""
@@ -80,11 +150,15 @@ class _State:
     step: int = 0
     best: float = -math.inf
     recent: list[float] = field(default_factory=list)
+    net: torch.nn.Module | None = None  # what the training step calls: the DDP wrapper
 
 
-def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None) -> _State:
+def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
+           ranks: Ranks = Ranks()) -> _State:
     torch.manual_seed(config.train.seed)
     model = build_model(config)
+    if config.train.sync_bn and ranks.world > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if config.train.init_from and resume is None:
         source, _ = load_network(config.train.init_from)
         try:
@@ -106,6 +180,12 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None) 
         state.scaler.load_state_dict(resume["scaler"])
         state.step, state.best = int(resume["step"]), float(resume["best"])
         set_rng_state(resume["rng"])
+    state.net = model
+    if ranks.world > 1:  # rank 0's weights are broadcast; gradients are averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        state.net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     return state
 
 
@@ -125,12 +205,12 @@ def _autocast(device: torch.device, config: Config):
 
 def _train_step(state: _State, batch: dict[str, torch.Tensor], loss_fn, config: Config,
                 device: torch.device) -> float:
-    state.model.train()
+    state.net.train()
     inputs = batch["input"].to(device, non_blocking=True)
     target = batch["target"].to(device, non_blocking=True)
     mask = batch["mask"].to(device, non_blocking=True) if "mask" in batch else None
     with _autocast(device, config):
-        pred = state.model(inputs)
+        pred = state.net(inputs)
     loss = loss_fn(pred, target, mask, progress=state.step / max(config.train.steps, 1))
     if not torch.isfinite(loss):
         raise McdenoiseError(f"step {state.step}: the loss is {loss.item()} (lower --lr?)")
@@ -192,34 +272,67 @@ def _log_validation(writer, state: _State, val_set: Dataset, config: Config,
 def train(config: Config, resume_dir: str | Path | None = None,
           show_progress: bool = True) -> Path:
     """Train as the config says; returns the run folder. ``resume_dir`` continues a run from
-    its ``checkpoints/last.pt`` exactly (weights, optimizer, scheduler, step, random state)."""
+    its ``checkpoints/last.pt`` exactly (weights, optimizer, scheduler, step, random state).
+
+    Under ``torchrun`` every rank trains on its own slice of each step's samples with
+    DistributedDataParallel; only rank 0 writes (run folder, TensorBoard, checkpoints,
+    validation), in the same checkpoint format as a single process, so a run can resume
+    with any number of processes."""
+    ranks, device = _start_distributed(config)
+    try:
+        return _train(config, resume_dir, show_progress, ranks, device)
+    finally:
+        if ranks.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _shared_run_dir(run_dir: Path | None, ranks: Ranks) -> Path:
+    """Rank 0's run folder, told to every rank."""
+    if ranks.world == 1:
+        return run_dir
+    box = [str(run_dir) if ranks.main else None]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return Path(box[0])
+
+
+def _mean_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
+    if ranks.world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(tensor)
+    return tensor.item() / ranks.world
+
+
+def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, ranks: Ranks,
+           device: torch.device) -> Path:
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
     resume = None
+    run_dir = None
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
         config = Config.from_dict(resume["config"], source=str(run_dir))
-    device = pick_device(config.train.device)
     batch_size, total = config.data.batch_size, config.train.steps
-    train_set, val_set = build_datasets(config, total * batch_size)
-    if resume_dir is None:
+    train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
+    if resume_dir is None and ranks.main:
         run_dir = new_run_dir(config)
         save_config(config, run_dir / "config.yaml")
-    state = _setup(config, device, resume)
+    run_dir = _shared_run_dir(run_dir, ranks)
+    state = _setup(config, device, resume, ranks)
     if state.step >= total:
         log.info("%s: already trained for %d steps", run_dir, total)
         return run_dir
     loader = DataLoader(train_set, batch_size=batch_size,
-                        sampler=range(state.step * batch_size, total * batch_size),
+                        sampler=_RankSampler(state.step, total, batch_size, ranks),
                         num_workers=config.data.workers, drop_last=True,
                         pin_memory=device.type == "cuda",
                         persistent_workers=config.data.workers > 0)
     loss_fn, train_cfg = build_loss(config.loss), config.train
-    writer = SummaryWriter(str(run_dir))
-    bar = tqdm(total=total, initial=state.step, disable=not show_progress, unit="step",
-               dynamic_ncols=True)
+    writer = SummaryWriter(str(run_dir)) if ranks.main else None
+    bar = tqdm(total=total, initial=state.step, disable=not (show_progress and ranks.main),
+               unit="step", dynamic_ncols=True)
     started, first_step = time.perf_counter(), state.step
     try:
         for batch in loader:
@@ -229,10 +342,14 @@ def train(config: Config, resume_dir: str | Path | None = None,
             bar.set_postfix(loss=f"{loss:.4g}", lr=f"{state.scheduler.get_last_lr()[0]:.2g}")
             step = state.step
             if step % train_cfg.log_every == 0 or step == total:
-                writer.add_scalar("train/loss", sum(state.recent) / len(state.recent), step)
-                writer.add_scalar("train/lr", state.scheduler.get_last_lr()[0], step)
-                rate = (step - first_step) / (time.perf_counter() - started)
-                writer.add_scalar("train/steps_per_second", rate, step)
+                mean = _mean_over_ranks(sum(state.recent) / len(state.recent), ranks, device)
+                if writer is not None:
+                    writer.add_scalar("train/loss", mean, step)
+                    writer.add_scalar("train/lr", state.scheduler.get_last_lr()[0], step)
+                    rate = (step - first_step) / (time.perf_counter() - started)
+                    writer.add_scalar("train/steps_per_second", rate, step)
+            if not ranks.main:
+                continue
             if val_set is not None and (step % train_cfg.val_every == 0 or step == total):
                 images = step % train_cfg.image_every == 0 or step == total
                 score = _log_validation(writer, state, val_set, config, device, loss_fn,
@@ -244,15 +361,18 @@ def train(config: Config, resume_dir: str | Path | None = None,
                 _save(run_dir, f"step_{step:07d}", state, config)
                 _save(run_dir, "last", state, config)
     except KeyboardInterrupt:
-        _save(run_dir, "last", state, config)
+        if ranks.main:
+            _save(run_dir, "last", state, config)
         bar.close()
         log.warning("interrupted at step %d; checkpoint saved: resume with --resume %s",
                     state.step, run_dir)
         raise
     finally:
         bar.close()
-        writer.close()
-    _save(run_dir, "last", state, config)
-    if val_set is None:
-        _save(run_dir, "best", state, config)  # without validation, the last is the best known
+        if writer is not None:
+            writer.close()
+    if ranks.main:
+        _save(run_dir, "last", state, config)
+        if val_set is None:
+            _save(run_dir, "best", state, config)  # without validation, the last is the best
     return run_dir
