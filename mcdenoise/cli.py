@@ -447,13 +447,16 @@ def _relaunch_with_torchrun(nproc: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The .safetensors file to write.")
 @click.option("--note", help="A line about how the model was trained, kept in its metadata.")
-def export(source: str, output: str, note: str | None) -> None:
+@click.option("--reproduce", metavar="COMMANDS", help="The commands that made the data and "
+              "trained the model, kept in its metadata.")
+def export(source: str, output: str, note: str | None, reproduce: str | None) -> None:
     """Turn a training run (its best checkpoint) into a model file for `denoise --model`."""
     from mcdenoise.checkpoint import export_model
 
     if not output.endswith(".safetensors"):
         raise click.BadParameter("the model file must end in .safetensors", param_hint="-o")
-    path = export_model(source, output, {"note": note} if note else None)
+    info = {key: value for key, value in (("note", note), ("reproduce", reproduce)) if value}
+    path = export_model(source, output, info or None)
     click.echo(f"model written: {path}")
 
 

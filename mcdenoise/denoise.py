@@ -74,8 +74,10 @@ class Denoiser:
                  precision: str = "fp32", name: str = "model", digest: str = "") -> None:
         if precision == "fp16" and device.type == "cpu":
             raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
-        # BatchNorm folded into the convolutions: the same output, fewer passes over memory
-        self.model = fuse_batchnorm(model.to(device).eval())
+        # BatchNorm folded into the convolutions (the same output, fewer passes over memory)
+        # and channels-last tensors, which oneDNN and cuDNN convolve faster (~15 % on CPU)
+        self.model = fuse_batchnorm(model.to(device).eval()).to(
+            memory_format=torch.channels_last)
         self.config, self.device = config, device
         self.precision, self.name, self.digest = precision, name, digest
 
@@ -109,7 +111,8 @@ class Denoiser:
 
     @torch.inference_mode()
     def _run(self, window: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(window)[None].to(self.device)
+        x = torch.from_numpy(window)[None].to(self.device).contiguous(
+            memory_format=torch.channels_last)
         with self._autocast():
             pred = self.model(x)
         return pred[0].float().cpu().numpy()

@@ -233,8 +233,13 @@ def test_python_api_and_export(tmp_path, model_path):
     out = denoiser.denoise(color, **features)
     assert out.shape == (33, 47, 3) and out.dtype == np.float32 and (out >= 0).all()
     exported = tmp_path / "m.safetensors"
-    result = _cli("export", model_path, "-o", exported, "--note", "test")
+    result = _cli("export", model_path, "-o", exported, "--note", "test", "--reproduce",
+                  "mcdenoise train --config tiny")
     assert result.exit_code == 0, result.output
+    from mcdenoise.checkpoint import load_weights
+
+    info = load_weights(exported)[2]
+    assert info == {"note": "test", "reproduce": "mcdenoise train --config tiny"}
     np.testing.assert_allclose(mcdenoise.load_model(exported, device="cpu").denoise(
         color, **features), out, rtol=1e-5, atol=1e-6)
     assert _cli("export", model_path, "-o", tmp_path / "m.pt").exit_code == 2
@@ -325,3 +330,32 @@ def test_denoise_file_refuses_its_own_input(tmp_path):
 
     with pytest.raises(mcdenoise.McdenoiseError, match="overwrite its input"):
         denoise_file(tmp_path / "a.exr", tmp_path / "a.exr", None)
+
+
+def test_fast_inference_matches_the_plain_model(tmp_path):
+    """BatchNorm folding and channels-last change nothing beyond float rounding."""
+    import torch
+
+    from mcdenoise.features import build_input, frame_stats, output_to_linear
+
+    config = load_config("tiny")
+    config.model.output, config.model.kernel_scales = "kernel", 2
+    torch.manual_seed(3)
+    model = build_model(config)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.3, 0.3)
+            module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, config, step=0)
+    rng = np.random.default_rng(1)
+    color = (rng.random((37, 45, 3)) * 4).astype(np.float32)
+    albedo, normal = rng.random((37, 45, 3)).astype(np.float32), rng.random((37, 45, 3))
+    depth = rng.random((37, 45)).astype(np.float32)
+    fast = load_model(path, device="cpu").denoise(color, albedo, normal.astype(np.float32), depth)
+    stats = frame_stats(color, depth)
+    x = build_input(color, config.input, stats, albedo, normal.astype(np.float32), depth)
+    with torch.no_grad():
+        plain = output_to_linear(model.eval()(torch.from_numpy(x)[None])[0], stats,
+                                 config.input).numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-5)
