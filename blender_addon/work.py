@@ -42,6 +42,7 @@ class _State:
         self.popups: collections.deque[str] = collections.deque()  # shown by the timer
         self.finished = 0  # items finished since the queue was last empty
         self.frames_written = 0  # frames written by the render job now running
+        self.rendering = False  # a render job runs: queued frames wait for render_complete
 
 
 STATE = _State()
@@ -392,6 +393,10 @@ def tick():
                 _redraw()
                 return _TICK
             _close_current(STATE.task.error)
+        if STATE.rendering and STATE.queue:  # leave the CPU/GPU to the render until it ends
+            STATE.message = f"{len(STATE.queue)} {STATE.queue[0].label}(s) queued until the " \
+                            "render ends"
+            return _IDLE_TICK
         while STATE.queue:
             item = STATE.queue.popleft()
             try:
@@ -430,6 +435,12 @@ def cancel_all() -> None:
 @persistent
 def on_render_init(scene, *args) -> None:
     STATE.frames_written = 0
+    STATE.rendering = True
+
+
+@persistent
+def on_render_cancel(scene, *args) -> None:
+    STATE.rendering = False  # frames already written are still denoised
 
 
 @persistent
@@ -455,6 +466,7 @@ def on_render_write(scene, *args) -> None:
 @persistent
 def on_render_complete(scene, *args) -> None:
     """A render job ended: a still that wrote no file is denoised from the Render Result."""
+    STATE.rendering = False  # the timer now works through the queued frames
     try:
         if not scene.mcdenoise.auto_denoise or STATE.frames_written:
             return
@@ -469,7 +481,7 @@ def on_render_complete(scene, *args) -> None:
 
 
 HANDLERS = (("render_init", on_render_init), ("render_write", on_render_write),
-            ("render_complete", on_render_complete))
+            ("render_complete", on_render_complete), ("render_cancel", on_render_cancel))
 
 
 def register() -> None:

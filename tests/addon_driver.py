@@ -173,6 +173,9 @@ def interface_queue():
         item = work().StillItem(scene, bpy.context.view_layer)
         item.prepare()
         work().STATE.queue.append(item)
+    work().STATE.rendering = True  # while a render job runs, queued work waits
+    held = work().tick(), len(work().STATE.queue), work().STATE.task
+    work().STATE.rendering = False
     polls, busy = 0, []
     while polls < 2000:
         interval = work().tick()
@@ -181,7 +184,8 @@ def interface_queue():
         if work().STATE.task is None and not work().STATE.queue:
             break
         time.sleep(0.05)
-    return {"interval_when_idle": interval, "polls": polls,
+    return {"held_while_rendering": [held[0], held[1], held[2] is None],
+            "interval_when_idle": interval, "polls": polls,
             "progress_seen": any("denoising render" in m for m in busy),
             "result": work().RESULT_IMAGE in bpy.data.images, "message": work().STATE.message,
             "last_error": work().STATE.last_error}
@@ -249,7 +253,7 @@ def auto_animation():
 
 @scenario
 def unregister():
-    handler_names = ("render_init", "render_write", "render_complete")
+    handler_names = ("render_init", "render_write", "render_complete", "render_cancel")
     bpy.ops.preferences.addon_disable(module=MODULE)
     leftovers = [name for name in dir(bpy.types) if name.upper().startswith("MCDENOISE")
                  or name == "RENDER_PT_mcdenoise"]

@@ -165,6 +165,7 @@ def test_denoise_button(blender_run, mode):
 @pytest.mark.blender
 def test_interface_queue_polls_work_to_the_end(blender_run):
     result, _ = _scenario(blender_run, "interface_queue")
+    assert result["held_while_rendering"] == [1.0, 2, True]  # nothing starts mid-render
     assert result["result"] and result["progress_seen"] and result["polls"] > 2
     assert result["interval_when_idle"] == 1.0  # the timer keeps waiting for more work
     assert "mcdenoise Result" in result["message"] and not result["last_error"]
