@@ -213,6 +213,13 @@ class Item:
         return bridge.Request(source, target, model=self.model,
                               device=settings.preferences().device, **kwargs)
 
+    def _from_render_result(self) -> None:
+        """Request the denoised beauty of the Render Result, saved here first."""
+        source = os.path.join(self.workdir, "render.exr")
+        save_render_result(self.scene, source)
+        self.request = self._request(source, os.path.join(self.workdir, "denoised.exr"),
+                                     layer=self.view_layer, beauty_only=True)
+
     def prepare(self) -> None:
         self.prepared = True
 
@@ -236,10 +243,7 @@ class StillItem(Item):
         self.frame = scene.frame_current
 
     def prepare(self) -> None:
-        source = os.path.join(self.workdir, "render.exr")
-        save_render_result(self.scene, source)
-        self.request = self._request(source, os.path.join(self.workdir, "denoised.exr"),
-                                     layer=self.view_layer, beauty_only=True)
+        self._from_render_result()
         super().prepare()
 
     def finish(self) -> str:
@@ -287,10 +291,7 @@ class FrameItem(Item):
                       if self.replace else self.target)
             self.request = self._request(self.path, target, keep_noisy=self.keep_noisy)
         else:
-            source = os.path.join(self.workdir, "render.exr")
-            save_render_result(self.scene, source)
-            self.request = self._request(source, os.path.join(self.workdir, "denoised.exr"),
-                                         layer=self.view_layer, beauty_only=True)
+            self._from_render_result()
         super().prepare()
 
     def finish(self) -> str:

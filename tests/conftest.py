@@ -100,3 +100,17 @@ def make_mc_dataset(root: Path, scenes: int = 2, seeds: int = 2, size: int = 48,
         if reference:
             write_mc_render(folder / f"{scene}_ref.exr", clean, **buffers)
     return root
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    """An untrained tiny model (a training checkpoint), fast enough for any test."""
+    from mcdenoise.checkpoint import save_checkpoint
+    from mcdenoise.config import load_config
+    from mcdenoise.model import build_model
+
+    config = load_config("tiny")
+    config.model.depth = 3
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, build_model(config), config, step=0)
+    return path

@@ -20,15 +20,6 @@ from mcdenoise.metrics import tonemap
 from mcdenoise.model import build_model
 
 
-@pytest.fixture
-def model_path(tmp_path):
-    config = load_config("tiny")
-    config.model.depth = 3
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, build_model(config), config, step=0)
-    return path
-
-
 def _render(path, size=(40, 52), seed=0, **extra):
     rng = np.random.default_rng(seed)
     height, width = size

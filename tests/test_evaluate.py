@@ -11,20 +11,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_mc_dataset, write_mc_render
 
-from mcdenoise.checkpoint import save_checkpoint
 from mcdenoise.cli import main
-from mcdenoise.config import load_config
 from mcdenoise.evaluate import _crop_window, colorize, means
-from mcdenoise.model import build_model
-
-
-@pytest.fixture
-def model_path(tmp_path):
-    config = load_config("tiny")
-    config.model.depth = 3
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, build_model(config), config, step=0)
-    return path
 
 
 def _run(*args):
