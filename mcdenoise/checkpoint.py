@@ -93,7 +93,7 @@ def load_network(path: str | Path, device: str | torch.device = "cpu"):
 
     weights, config_dict, _ = load_weights(path)
     try:
-        config = Config.from_dict(config_dict, source=str(path))
+        config = Config.from_saved(config_dict, source=str(path))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
     model = build_model(config)

@@ -157,7 +157,7 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(**options: Any) -> None:
     """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
-    from mcdenoise.config import load_config
+    from mcdenoise.config import load_saved_config
 
     nproc = options.pop("nproc")
     if nproc > 1 and not options["dry_run"]:
@@ -173,7 +173,7 @@ def train(**options: Any) -> None:
         if not saved.is_file() or not (Path(resume) / "checkpoints" / "last.pt").is_file():
             raise McdenoiseError(f"{resume}: not a run folder (config.yaml and "
                                  "checkpoints/last.pt are needed)")
-        config = load_config(str(saved))
+        config = load_saved_config(saved)
     else:
         config = resolve_train_config(options)
     if options["dry_run"]:

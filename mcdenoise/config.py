@@ -28,13 +28,14 @@ class ModelConfig:
     norm: str = "before"  # BatchNorm before the activation, after it, or none
     activation: str = "leaky_relu"  # leaky_relu (slope below) or elu
     leaky_slope: float = 0.1
-    # direct: the last conv predicts the color; kernel: it predicts a per-pixel softmax
-    # kernel of kernel_size^2 weights applied to the noisy linear color (Bako et al. 2017)
-    output: str = "direct"
+    # kernel: the last conv predicts per-pixel softmax kernels of kernel_size^2 weights
+    # applied to the noisy linear color (Bako et al. 2017); direct: it predicts the color
+    # (the Noise2Noise paper's network, what the noise-* configs use)
+    output: str = "kernel"
     kernel_size: int = 5
     # kernel: also filter 2x, 4x, ... box-downsampled copies of the color with their own
     # kernels and blend each coarse result into the finer one (Vogels et al. 2018); 1 = none
-    kernel_scales: int = 1
+    kernel_scales: int = 3
 
 
 @dataclass
@@ -109,6 +110,15 @@ class Config:
         config = cls()
         merge(config, data, source)
         return config
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any], source: str = "config") -> Config:
+        """A complete config as a run or model saved it. Those of mcdenoise 0.1 before the
+        kernel-predicting output have no model.output: their network predicted the color."""
+        model = data.get("model") or {}
+        if "enc_width" in model and "output" not in model:
+            data = {**data, "model": {**model, "output": "direct", "kernel_scales": 1}}
+        return cls.from_dict(data, source)
 
 
 CHOICES = {
@@ -230,6 +240,17 @@ def load_config(name: str, config: Config | None = None) -> Config:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: a config is a mapping of sections")
     return merge(config or Config(), data, str(path))
+
+
+def load_saved_config(path: str | Path) -> Config:
+    """A run's own config.yaml (see Config.from_saved)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections")
+    return Config.from_saved(data, str(path))
 
 
 def save_config(config: Config, path: str | Path) -> None:

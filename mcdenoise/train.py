@@ -313,7 +313,7 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-        config = Config.from_dict(resume["config"], source=str(run_dir))
+        config = Config.from_saved(resume["config"], source=str(run_dir))
     batch_size, total = config.data.batch_size, config.train.steps
     train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
     if resume_dir is None and ranks.main:

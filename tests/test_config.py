@@ -95,3 +95,15 @@ def test_no_hdr_preset_and_feature_flags():
 def test_unknown_config_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="neither a file nor a shipped config .*default"):
         load_config("nope")
+
+
+def test_configs_saved_before_the_kernel_output_mean_direct(tmp_path):
+    from mcdenoise.config import load_saved_config
+
+    old = Config().to_dict()
+    del old["model"]["output"], old["model"]["kernel_scales"]
+    assert Config.from_saved(old).model.output == "direct"
+    assert Config.from_dict(old).model.output == "kernel"  # a user's partial config: defaults
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    assert load_saved_config(tmp_path / "config.yaml").model.kernel_scales == 1
+    assert Config.from_saved(Config().to_dict()).model.output == "kernel"

@@ -18,12 +18,12 @@ def test_any_height_and_width(size):
 
 
 def test_alignment_is_two_to_the_depth():
-    assert UNet(3).alignment == 32
+    assert UNet(3, config=ModelConfig(output="direct")).alignment == 32
     assert UNet(3, config=ModelConfig(depth=3)).alignment == 8
 
 
 def test_default_network_follows_table_2():
-    model = UNet(10)
+    model = UNet(10, config=ModelConfig(output="direct"))
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     # enc_conv0..6 (7), dec 5a..2b (8), dec 1a, 1b, 1c (3) = 18 convolutions
     assert len(convs) == 18
@@ -62,7 +62,7 @@ def test_input_channels_follow_features(features, channels):
 
 def _kernel_model(kernel_size=5, transform="tonemap"):
     config = ModelConfig(enc_width=8, dec_width=8, depth=2, output="kernel",
-                         kernel_size=kernel_size)
+                         kernel_size=kernel_size, kernel_scales=1)
     return UNet(10, 3, config, transform).eval()
 
 
@@ -95,7 +95,8 @@ def test_kernel_output_stays_within_its_neighbourhood():
 
 @pytest.mark.parametrize("output", ["direct", "kernel"])
 def test_receptive_field_bounds_what_an_output_pixel_sees(output):
-    config = ModelConfig(enc_width=4, dec_width=4, depth=2, output=output, kernel_size=5)
+    config = ModelConfig(enc_width=4, dec_width=4, depth=2, output=output, kernel_size=5,
+                         kernel_scales=1)
     model = UNet(3, 3, config).eval()
     size = model.receptive_field + 16
     x = torch.rand(1, 3, size, size) * 0.8
@@ -114,7 +115,7 @@ def test_kernel_size_must_be_odd():
     with pytest.raises(ConfigError, match="odd"):
         set_value(config, "model.kernel_size=4")
     set_value(config, "model.output=kernel")
-    assert build_model(config).out.out_channels == 25
+    assert build_model(config).out.out_channels == 3 * 25 + 2  # 3 scales, 2 blend weights
 
 
 @pytest.mark.parametrize("norm", ["before", "after", "none"])
