@@ -1,7 +1,7 @@
 """Denoising speed and peak memory, mcdenoise side by side with Intel Open Image Denoise.
 
-    python bench/denoise.py [--sizes 1080p,4k] [--precisions fp32,bf16] [--model PATH]
-                            [--device cpu] [--repeat 2]
+    python bench/denoise.py [--sizes 1080p,4k,8k] [--precisions fp32,bf16] [--model PATH]
+                            [--device cpu] [--repeat 2] [--no-oidn]
 
 Each measurement runs in a fresh process (so peak memory is that of one job): the frame is
 the shipped sample render tiled up to the size, with albedo, normal and depth. mcdenoise
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-oidn", action="store_true", help="mcdenoise only (e.g. at 8K, "
+                        "where OIDN needs ~16 GB)")
     parser.add_argument("--one", choices=["mcdenoise", "oidn"], help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
@@ -88,8 +90,8 @@ def main() -> None:
     print(f"{'size':6} {'denoiser':18} {'s/frame':>8} {'peak MB':>8} {'vs OIDN':>8}")
     for size in args.sizes.split(","):
         results = {}
-        for name, precision in [("oidn", "fp32")] + [("mcdenoise", p)
-                                                     for p in args.precisions.split(",")]:
+        for name, precision in [("oidn", "fp32")] * (not args.no_oidn) + [
+                ("mcdenoise", p) for p in args.precisions.split(",")]:
             command = [sys.executable, __file__, "--one", name, "--size", size, "--precision",
                        precision, "--device", args.device, "--repeat", str(args.repeat)]
             if args.model:
