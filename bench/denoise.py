@@ -103,10 +103,10 @@ def main() -> None:
             result = json.loads(done.stdout.strip().splitlines()[-1])
             label = "oidn (high)" if name == "oidn" else f"mcdenoise {precision}"
             results[label] = result
-            ratio = (results["oidn (high)"]["seconds"] / result["seconds"]
-                     if "oidn (high)" in results else float("nan"))
+            ratio = (f"{results['oidn (high)']['seconds'] / result['seconds']:7.2f}x"
+                     if "oidn (high)" in results else "       -")
             print(f"{size:6} {label:18} {result['seconds']:8.2f} {result['peak_mb']:8.0f} "
-                  f"{ratio:7.2f}x", flush=True)
+                  f"{ratio}", flush=True)
 
 
 if __name__ == "__main__":
