@@ -102,12 +102,4 @@ class MCDENOISE_OT_cancel(bpy.types.Operator):
 CLASSES = (MCDENOISE_OT_denoise, MCDENOISE_OT_setup_passes, MCDENOISE_OT_check,
            MCDENOISE_OT_cancel)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
