@@ -110,11 +110,12 @@ def load_network(path: str | Path, device: str | torch.device = "cpu"):
 SHIPPED_FORMAT = "mcdenoise-model-1"
 
 
-def default_model_path() -> Path:
-    """The model that ships inside the package."""
+def default_model_path(name: str = "default") -> Path:
+    """A model that ships inside the package: ``default`` (color + albedo, normal, depth) or
+    ``color`` (color only, for files without those passes)."""
     import importlib.resources
 
-    return Path(str(importlib.resources.files("mcdenoise.weights") / "default.safetensors"))
+    return Path(str(importlib.resources.files("mcdenoise.weights") / f"{name}.safetensors"))
 
 
 def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | None = None) -> Path:

@@ -80,6 +80,24 @@ class Denoiser:
             memory_format=torch.channels_last)
         self.config, self.device = config, device
         self.precision, self.name, self.digest = precision, name, digest
+        self.fallback_path: Path | None = None  # a color-only model for files without features
+        self._fallback: Denoiser | None = None
+
+    def for_frame(self, frame, path: Path) -> Denoiser:
+        """This denoiser, or, when the frame lacks features it needs, the color-only fallback
+        (said in a warning); with no fallback, an error naming the Blender passes."""
+        missing = [name for name in self.features if getattr(frame, name) is None]
+        if not missing:
+            return self
+        if self.fallback_path is None:
+            raise McdenoiseError(
+                f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
+                "View Layer Properties > Passes > Data > Denoising Data")
+        if self._fallback is None:
+            self._fallback = load_model(self.fallback_path, str(self.device), self.precision)
+        log.warning("%s: no %s buffer: denoised with the bundled color-only model (enable "
+                    "Denoising Data in Blender for better results)", path, ", ".join(missing))
+        return self._fallback
 
     @property
     def features(self) -> list[str]:
@@ -181,7 +199,11 @@ def load_model(path: str | Path | None = None, device: str = "auto",
         raise McdenoiseError(f"{path}: no such model")
     chosen = pick_device(device)
     model, config = load_network(path, chosen)
-    return Denoiser(model, config, chosen, precision, path.stem, file_digest(path)[:16])
+    denoiser = Denoiser(model, config, chosen, precision, path.stem, file_digest(path)[:16])
+    color_only = default_model_path("color")
+    if path == default_model_path() and color_only.is_file():
+        denoiser.fallback_path = color_only
+    return denoiser
 
 
 # --- files and sequences ------------------------------------------------------------------------
@@ -346,21 +368,19 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
         frame = frame_from_image(image, layer, extra=extra)
         for note in frame.notes:
             log.warning("%s: %s", path, note)
-        missing = [name for name in denoiser.features if getattr(frame, name) is None]
-        if missing:
-            raise McdenoiseError(
-                f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
-                "View Layer Properties > Passes > Data > Denoising Data")
+        used = denoiser.for_frame(frame, path)
+        if used is not denoiser:  # the run's model choice still owns the output (resume)
+            attributes["mcdenoise.fallback_model"] = used.name
         features = (frame.albedo, frame.normal, frame.depth)
-        color = denoiser.denoise(frame.color, *features, options.tile, options.overlap,
-                                 options.max_memory)
+        color = used.denoise(frame.color, *features, options.tile, options.overlap,
+                             options.max_memory)
         if options.beauty_only:
             return _beauty_image(image, frame, color, attributes)
         out = with_denoised(out, frame, color, options.keep_noisy, attributes)
         for aov in options.aovs:
             source = find_aov(image, frame.layer, aov)
-            color = denoiser.denoise(aov_color(image, source), *features, options.tile,
-                                     options.overlap, options.max_memory)
+            color = used.denoise(aov_color(image, source), *features, options.tile,
+                                 options.overlap, options.max_memory)
             out = with_denoised_aov(out, frame.layer, source, color, options.keep_noisy)
     return out
 

@@ -350,3 +350,25 @@ def test_fast_inference_matches_the_plain_model(tmp_path):
         plain = output_to_linear(model.eval()(torch.from_numpy(x)[None])[0], stats,
                                  config.input).numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-5)
+
+
+def test_color_only_fallback(tmp_path, model_path, caplog):
+    from mcdenoise.denoise import DenoiseOptions, denoise_image
+
+    config = load_config("tiny")
+    config.input.features = []
+    color_model = tmp_path / "color.pt"
+    save_checkpoint(color_model, build_model(config), config, step=0)
+    path = tmp_path / "plain.exr"
+    write_mc_render(path, np.random.default_rng(0).random((24, 32, 3)).astype(np.float32))
+    denoiser = load_model(model_path, device="cpu")
+    with pytest.raises(mcdenoise.McdenoiseError, match="Denoising Data"):
+        denoise_image(read_exr(path), denoiser, DenoiseOptions())
+    denoiser.fallback_path = color_model
+    with caplog.at_level("WARNING"):
+        out = denoise_image(read_exr(path), denoiser, DenoiseOptions())
+    assert "color-only model" in caplog.text and "albedo, normal, depth" in caplog.text
+    header = out.parts[0].header
+    assert header["mcdenoise.fallback_model"] == "color"
+    assert header[HASH_ATTRIBUTE] == denoiser.digest  # the run's choice owns it: resume skips
+    assert denoiser.for_frame(load_frame(path), path) is denoiser._fallback  # loaded once
