@@ -372,3 +372,14 @@ def test_color_only_fallback(tmp_path, model_path, caplog):
     assert header["mcdenoise.fallback_model"] == "color"
     assert header[HASH_ATTRIBUTE] == denoiser.digest  # the run's choice owns it: resume skips
     assert denoiser.for_frame(load_frame(path), path) is denoiser._fallback  # loaded once
+
+
+def test_bundled_color_only_model_takes_files_without_passes(tmp_path):
+    rng = np.random.default_rng(2)
+    write_mc_render(tmp_path / "bare.exr", (rng.random((40, 48, 3)) * 2).astype(np.float32))
+    result = _cli("denoise", tmp_path / "bare.exr", "-o", tmp_path / "o.exr", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "bundled color-only model" in result.output and "Denoising Data" in result.output
+    header = read_exr(tmp_path / "o.exr").parts[0].header
+    assert header["mcdenoise.fallback_model"] == "color" and header["mcdenoise.model"] == "default"
+    assert np.isfinite(load_frame(tmp_path / "o.exr").color).all()
