@@ -109,20 +109,27 @@ def load_pixels(path: str):
     return width, height, pixels
 
 
-def show_result(path: str):
-    """Put the denoised pixels into the float image 'mcdenoise Result' (linear) and show it
-    in an Image Editor when one is open."""
+def image_from_exr(path: str, name: str):
+    """A linear float image ``name`` holding the pixels of a one-part EXR (an existing image
+    of that name and size is reused)."""
     width, height, pixels = load_pixels(path)
-    result = bpy.data.images.get(RESULT_IMAGE)
-    if result is not None and (tuple(result.size) != (width, height) or not result.is_float):
-        bpy.data.images.remove(result)
-        result = None
-    if result is None:
-        result = bpy.data.images.new(RESULT_IMAGE, width, height, alpha=True, float_buffer=True)
+    image = bpy.data.images.get(name)
+    if image is not None and (tuple(image.size) != (width, height) or not image.is_float):
+        bpy.data.images.remove(image)
+        image = None
+    if image is None:
+        image = bpy.data.images.new(name, width, height, alpha=True, float_buffer=True)
     with contextlib.suppress(TypeError):
-        result.colorspace_settings.name = "Linear Rec.709"
-    result.pixels.foreach_set(pixels)
-    result.update()
+        image.colorspace_settings.name = "Linear Rec.709"
+    image.pixels.foreach_set(pixels)
+    image.update()
+    return image
+
+
+def show_result(path: str):
+    """Put the denoised pixels into the float image 'mcdenoise Result' and show it in an
+    Image Editor when one is open."""
+    result = image_from_exr(path, RESULT_IMAGE)
     for window in getattr(bpy.context.window_manager, "windows", ()):
         for area in window.screen.areas:
             if area.type == "IMAGE_EDITOR":
@@ -299,13 +306,8 @@ class FrameItem(Item):
             if self.replace:
                 os.replace(self.request.target, self.path)
         else:
-            width, height, pixels = load_pixels(self.request.target)
-            image = bpy.data.images.new("mcdenoise frame", width, height, alpha=True,
-                                        float_buffer=True)
+            image = image_from_exr(self.request.target, "mcdenoise frame")
             try:
-                with contextlib.suppress(TypeError):
-                    image.colorspace_settings.name = "Linear Rec.709"
-                image.pixels.foreach_set(pixels)
                 save_in_scene_format(image, self.scene, self.target)
             finally:
                 bpy.data.images.remove(image)

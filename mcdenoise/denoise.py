@@ -388,15 +388,24 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
                  options: DenoiseOptions | None = None) -> Path:
     """One EXR denoised into another, written atomically (what the Blender add-on calls)."""
-    from mcdenoise.exr import read_exr, write_exr
+    from mcdenoise.exr import read_exr
 
     source, target = Path(source), Path(target)
     if target.resolve() == source.resolve():
         raise McdenoiseError(f"{target}: the output would overwrite its input")
-    out = denoise_image(read_exr(source), denoiser, options or DenoiseOptions())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_exr(target, out)
+    _denoise_into(read_exr(source), target, denoiser, options or DenoiseOptions())
     return target
+
+
+def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptions) -> None:
+    """Denoise an ExrImage and write it to ``target`` atomically, clearing what a killed
+    earlier run left there."""
+    from mcdenoise.exr import write_exr
+
+    out = denoise_image(image, denoiser, options)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stray_temporaries(target)
+    write_exr(target, out)
 
 
 def _beauty_image(image, frame, color: np.ndarray, attributes: dict[str, str]):
@@ -430,7 +439,7 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
 
     from tqdm import tqdm
 
-    from mcdenoise.exr import read_exr, write_exr
+    from mcdenoise.exr import read_exr
 
     failures: list[tuple[Job, str]] = []
     todo = []
@@ -454,10 +463,7 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                     raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} but "
                                          f"the sequence is {size[0]}x{size[1]}")
                 size = size or image.size
-                out = denoise_image(image, denoiser, options)
-                job.target.parent.mkdir(parents=True, exist_ok=True)
-                _remove_stray_temporaries(job.target)
-                write_exr(job.target, out)
+                _denoise_into(image, job.target, denoiser, options)
             except McdenoiseError as exc:
                 failures.append((job, str(exc)))
                 bar.write(f"Error: {exc}")

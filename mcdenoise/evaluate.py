@@ -112,9 +112,11 @@ def evaluate(data: str | Path, methods: dict[str, Denoise], use_flip: bool,
                              "--reference-spp 1024`")
     scores: list[Score] = []
     report: list[Panel] = []
-    warmed = False
+    warmed, ref_path, ref = False, None, None
     for scene, render, reference in tqdm(pairs, unit="image", disable=not progress):
-        frame, ref = load_frame(render.path), load_frame(reference.path).color
+        if reference.path != ref_path:  # a scene's renders come together: read its once
+            ref_path, ref = reference.path, load_frame(reference.path).color
+        frame = load_frame(render.path)
         if frame.color.shape != ref.shape:
             raise McdenoiseError(f"{render.path}: {frame.width}x{frame.height} but its "
                                  f"reference is {ref.shape[1]}x{ref.shape[0]}")
