@@ -141,16 +141,30 @@ def cache_render(path: Path, cache_dir: Path) -> Cached:
     meta = {"source": str(path), "exposure": stats.exposure, "features": features,
             "height": frame.height, "width": frame.width}
     _atomic_save(array, planes)
-    temporary = meta_path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(meta))
-    os.replace(temporary, meta_path)
+    _atomic_write(meta_path, lambda stream: stream.write(json.dumps(meta).encode()))
     return Cached(array, stats.exposure, tuple(features), frame.height, frame.width)
 
 
+def _atomic_write(path: Path, write) -> None:
+    """``write(stream)`` into a temporary file of its own, then renamed over ``path``: several
+    processes (torchrun ranks, data-loader workers) may cache the same file at once."""
+    import tempfile
+
+    from mcdenoise import publish_mode
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        publish_mode(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_suffix(".tmp.npy")
-    np.save(temporary, array)
-    os.replace(temporary, path)
+    _atomic_write(path, lambda stream: np.save(stream, array))
 
 
 def augment(planes: np.ndarray, code: int, normal: slice | None) -> np.ndarray:

@@ -191,3 +191,17 @@ def test_image_folder_errors(tmp_path):
     (broken / "bad.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"bad.png: cannot read image"):
         build_datasets(_config(broken, kind="images"), length=1)
+
+
+def test_processes_may_cache_the_same_render_at_once(tmp_path):
+    """torchrun ranks decode the same files into one cache: no shared temporary names."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mcdenoise.data import cache_render
+
+    data = make_mc_dataset(tmp_path / "data", scenes=1, seeds=1, size=64)
+    path = next(data.glob("*/*_s000.exr"))
+    with ThreadPoolExecutor(8) as pool:
+        cached = list(pool.map(lambda _: cache_render(path, tmp_path / "cache"), range(16)))
+    assert len({c.array for c in cached}) == 1
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".json", ".npy"]
