@@ -188,7 +188,10 @@ def train(**options: Any) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted: the last checkpoint was saved.", err=True)
         sys.exit(130)
-    click.echo(f"run folder: {run_dir}")
+    from mcdenoise.train import torchrun_ranks
+
+    if torchrun_ranks().main:
+        click.echo(f"run folder: {run_dir}")
 
 
 def parse_int_list(text: str) -> list[int]:

@@ -280,7 +280,10 @@ def train(config: Config, resume_dir: str | Path | None = None,
     with any number of processes."""
     ranks, device = _start_distributed(config)
     try:
-        return _train(config, resume_dir, show_progress, ranks, device)
+        run_dir = _train(config, resume_dir, show_progress, ranks, device)
+        if ranks.world > 1:  # no rank leaves while rank 0 still saves (gloo aborts otherwise)
+            torch.distributed.barrier()
+        return run_dir
     finally:
         if ranks.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
