@@ -21,7 +21,7 @@ class ConfigError(McdenoiseError):
 
 @dataclass
 class ModelConfig:
-    arch: str = "unet"
+    arch: str = "unet"  # unet, red30 or srresnet (see model.py)
     enc_width: int = 48  # N2N Table 2: 48-channel encoder
     dec_width: int = 96  # ... and 96-channel decoder
     depth: int = 5  # number of 2x max-pools; alignment is 2**depth
@@ -36,6 +36,10 @@ class ModelConfig:
     # kernel: also filter 2x, 4x, ... box-downsampled copies of the color with their own
     # kernels and blend each coarse result into the finer one (Vogels et al. 2018); 1 = none
     kernel_scales: int = 3
+    # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
+    # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
+    width: int = 0
+    layers: int = 0
 
 
 @dataclass
@@ -60,6 +64,11 @@ class DataConfig:
     target_noise: str = "gaussian,0,50"  # images: target noise ('clean' = standard training)
     val_noise: str = "gaussian,25"  # images: fixed validation noise
     val_images: int = 8  # at most this many validation images
+    val_crop: int = 512  # images: validation uses the centre crop of at most this size
+    holdout: int = 0  # images: without val_path, the last N images of path validate instead
+    # images: also shuffle each crop's color channels and scale each by a random gain in
+    # [0.4, 1]: colours (and color noise on grey images) that a small photo set lacks
+    color_augment: bool = False
 
 
 @dataclass
@@ -122,7 +131,7 @@ class Config:
 
 
 CHOICES = {
-    "model.arch": ("unet",),
+    "model.arch": ("unet", "red30", "srresnet"),
     "model.norm": ("before", "after", "none"),
     "model.activation": ("leaky_relu", "elu"),
     "model.output": ("direct", "kernel"),
@@ -173,6 +182,9 @@ def _check_choice(key: str, value: Any, source: str) -> None:
         raise ConfigError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")
     if key == "model.kernel_scales" and not 1 <= value <= 4:
         raise ConfigError(f"{source}: model.kernel_scales must be 1 to 4, got {value!r}")
+    if key in ("model.width", "model.layers") and value < 0:
+        raise ConfigError(f"{source}: {key} must be >= 0 (0: the architecture's own), "
+                          f"got {value!r}")
     if key == "model.kernel_size" and (value < 1 or value % 2 == 0):
         raise ConfigError(f"{source}: model.kernel_size must be odd and >= 1, got {value!r}")
     if key == "input.features":

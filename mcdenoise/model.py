@@ -1,4 +1,7 @@
-"""The U-Net of Noise2Noise (Lehtinen et al. 2018, Table 2) with BatchNorm, any H x W."""
+"""The denoising networks, any H x W: the U-Net of Noise2Noise (Lehtinen et al. 2018,
+Table 2), RED30 (Mao et al. 2016, the paper's network for its first experiments) and
+SRResNet (Ledig et al. 2017, without the upsampling); all with the same BatchNorm and
+activation options, and all predicting either the color or per-pixel filter kernels."""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ from torch import nn
 from mcdenoise.config import Config, ModelConfig
 from mcdenoise.features import input_channels, inverse_transform
 
+ARCHS = ("unet", "red30", "srresnet")
+# (feature maps, layers) when model.width / model.layers are 0: RED30 has 15 conv and 15
+# mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps
+_ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
+
 
 def _activation(config: ModelConfig) -> nn.Module:
     if config.activation == "elu":
@@ -16,11 +24,16 @@ def _activation(config: ModelConfig) -> nn.Module:
     return nn.LeakyReLU(config.leaky_slope, inplace=True)
 
 
-def conv_block(in_ch: int, out_ch: int, config: ModelConfig) -> nn.Sequential:
-    """3x3 conv, then BatchNorm and the activation in the configured order."""
+def conv_block(in_ch: int, out_ch: int, config: ModelConfig, size: int = 3,
+               activate: bool = True) -> nn.Sequential:
+    """A size x size conv, then BatchNorm and the activation in the configured order
+    (``activate=False``: the conv and its BatchNorm only)."""
     use_norm = config.norm != "none"
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=not use_norm)]
-    if config.norm == "before":
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, size, padding=size // 2,
+                                         bias=not use_norm)]
+    if not activate:
+        layers += [nn.BatchNorm2d(out_ch)] if use_norm else []
+    elif config.norm == "before":
         layers += [nn.BatchNorm2d(out_ch), _activation(config)]
     elif config.norm == "after":
         layers += [_activation(config), nn.BatchNorm2d(out_ch)]
@@ -29,10 +42,8 @@ def conv_block(in_ch: int, out_ch: int, config: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class UNet(nn.Module):
-    """Encoder: conv, then ``depth`` x (conv + 2x max-pool), then a bottleneck conv.
-    Decoder: ``depth`` x (nearest 2x upsample, concat skip, two convs); the last level
-    concatenates the input itself, then 64 -> 32 -> out (linear).
+class Network(nn.Module):
+    """What every architecture shares: padding to ``alignment`` and the output.
 
     With ``config.output == "kernel"`` the last conv predicts kernel_size^2 logits per pixel
     instead of a color; their softmax weights the kernel_size^2 neighbourhood of the noisy
@@ -42,50 +53,42 @@ class UNet(nn.Module):
     ``kernel_scales`` > 1, kernels (their logits box-averaged) also filter 2x, 4x, ...
     box-downsampled copies of the color, and each coarser result replaces the low
     frequencies of the finer one by a predicted per-pixel weight (Vogels et al. 2018),
-    which reaches noise a small kernel cannot average away."""
+    which reaches noise a small kernel cannot average away.
 
-    def __init__(self, in_channels: int, out_channels: int = 3,
-                 config: ModelConfig | None = None, transform: str = "tonemap") -> None:
+    Subclasses build their layers, set ``body_alignment`` and ``residual`` (direct output:
+    add the noisy linear color to what the last conv predicts) and define ``body`` and
+    ``body_field``."""
+
+    body_alignment = 1
+    residual = False
+
+    def __init__(self, config: ModelConfig, transform: str) -> None:
         super().__init__()
-        config = config or ModelConfig()
         self.kernel_size = config.kernel_size if config.output == "kernel" else 0
         self.scales = config.kernel_scales if self.kernel_size else 0
         self.transform = transform
+
+    def out_channels(self, colors: int = 3) -> int:
+        """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            out_channels = self.scales * self.kernel_size**2 + self.scales - 1
-        enc, dec, depth = config.enc_width, config.dec_width, config.depth
-        self.depth = depth
-        # H and W must be multiples of this inside the network (and of the coarsest kernel's
-        # blocks)
-        self.alignment = 2 ** max(depth, config.kernel_scales - 1 if config.output == "kernel"
-                                  else 0)
-        self.head = conv_block(in_channels, enc, config)
-        self.down = nn.ModuleList(conv_block(enc, enc, config) for _ in range(depth))
-        self.bottleneck = conv_block(enc, enc, config)
-        up = []
-        for level in range(depth - 1):  # deepest first; each concatenates a pooled skip
-            first_in = (enc if level == 0 else dec) + enc
-            up.append(nn.Sequential(conv_block(first_in, dec, config),
-                                    conv_block(dec, dec, config)))
-        self.up = nn.ModuleList(up)
-        last_in = (dec if depth > 1 else enc) + in_channels
-        self.tail = nn.Sequential(conv_block(last_in, 64, config), conv_block(64, 32, config))
-        self.out = nn.Conv2d(32, out_channels, 3, padding=1)
+            return self.scales * self.kernel_size**2 + self.scales - 1
+        return colors
+
+    @property
+    def alignment(self) -> int:
+        """H and W are padded to a multiple of this (pools, and the coarsest kernel's blocks)."""
+        return max(self.body_alignment, 2 ** (self.scales - 1) if self.scales else 1)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def body_field(self) -> int:
+        raise NotImplementedError
 
     @property
     def receptive_field(self) -> int:
         """Width in pixels of the input window that one output pixel depends on."""
-        field, step = 1, 1
-        field += 2 * step  # head
-        for _ in range(self.depth):
-            field += 2 * step + step  # conv, then 2x2 max-pool
-            step *= 2
-        field += 2 * step  # bottleneck
-        for _ in range(self.depth - 1):
-            step //= 2
-            field += 4 * step  # two convs after each upsampling
-        step //= 2
-        field += 6 * step  # the last two convs and the output conv
+        field = self.body_field()
         if not self.kernel_size:
             return field
         if self.scales == 1:  # a kernel reads its own window of the input
@@ -96,26 +99,16 @@ class UNet(nn.Module):
         return max(field, self.kernel_size * block) + 2 * block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C_in, H, W), any H, W -> (B, C_out, H, W)."""
+        """x: (B, C_in, H, W), any H, W -> (B, 3, H, W)."""
         height, width = x.shape[-2:]
         pad_h, pad_w = -height % self.alignment, -width % self.alignment
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        skips = [x]
-        h = self.head(x)
-        for level, block in enumerate(self.down):
-            h = F.max_pool2d(block(h), 2)  # (B, enc, H / 2^(level+1), W / 2^(level+1))
-            if level < self.depth - 1:
-                skips.append(h)
-        h = self.bottleneck(h)
-        for block in self.up:
-            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = block(torch.cat([h, skips.pop()], dim=1))
-        h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-        h = self.tail(torch.cat([h, skips.pop()], dim=1))  # (B, 32, H, W)
-        out = self.out(h)
+        out = self.body(x)
         if self.kernel_size:  # on the padded size: coarse scales need whole 2^s blocks
             out = self.apply_kernels(out, x[:, :3])
+        elif self.residual:
+            out = out + inverse_transform(x[:, :3], self.transform).to(out.dtype)
         return out[..., :height, :width]
 
     def _filter(self, logits: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
@@ -152,8 +145,140 @@ class UNet(nn.Module):
         return result
 
 
+class UNet(Network):
+    """Encoder: conv, then ``depth`` x (conv + 2x max-pool), then a bottleneck conv.
+    Decoder: ``depth`` x (nearest 2x upsample, concat skip, two convs); the last level
+    concatenates the input itself, then 64 -> 32 -> out (linear)."""
+
+    def __init__(self, in_channels: int, out_channels: int = 3,
+                 config: ModelConfig | None = None, transform: str = "tonemap") -> None:
+        config = config or ModelConfig()
+        super().__init__(config, transform)
+        enc, dec, depth = config.enc_width, config.dec_width, config.depth
+        self.depth = depth
+        self.body_alignment = 2**depth
+        self.bytes_per_pixel = int(2600 * max(dec / 96, 0.25))  # measured, with a margin
+        self.head = conv_block(in_channels, enc, config)
+        self.down = nn.ModuleList(conv_block(enc, enc, config) for _ in range(depth))
+        self.bottleneck = conv_block(enc, enc, config)
+        up = []
+        for level in range(depth - 1):  # deepest first; each concatenates a pooled skip
+            first_in = (enc if level == 0 else dec) + enc
+            up.append(nn.Sequential(conv_block(first_in, dec, config),
+                                    conv_block(dec, dec, config)))
+        self.up = nn.ModuleList(up)
+        last_in = (dec if depth > 1 else enc) + in_channels
+        self.tail = nn.Sequential(conv_block(last_in, 64, config), conv_block(64, 32, config))
+        self.out = nn.Conv2d(32, self.out_channels(out_channels), 3, padding=1)
+
+    def body_field(self) -> int:
+        field, step = 1, 1
+        field += 2 * step  # head
+        for _ in range(self.depth):
+            field += 2 * step + step  # conv, then 2x2 max-pool
+            step *= 2
+        field += 2 * step  # bottleneck
+        for _ in range(self.depth - 1):
+            step //= 2
+            field += 4 * step  # two convs after each upsampling
+        step //= 2
+        return field + 6 * step  # the last two convs and the output conv
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        h = self.head(x)
+        for level, block in enumerate(self.down):
+            h = F.max_pool2d(block(h), 2)  # (B, enc, H / 2^(level+1), W / 2^(level+1))
+            if level < self.depth - 1:
+                skips.append(h)
+        h = self.bottleneck(h)
+        for block in self.up:
+            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = block(torch.cat([h, skips.pop()], dim=1))
+        h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+        h = self.tail(torch.cat([h, skips.pop()], dim=1))  # (B, 32, H, W)
+        return self.out(h)
+
+
+class RED30(Network):
+    """Residual encoder-decoder (Mao et al. 2016): ``layers / 2`` convs, then as many
+    mirrored layers, all 3x3 at full resolution (stride-1 deconvolutions are convolutions);
+    every second encoder output is added to its mirror in the decoder, and the last layer
+    predicts the correction to the noisy color (direct output) or the kernels."""
+
+    residual = True
+
+    def __init__(self, in_channels: int, out_channels: int = 3,
+                 config: ModelConfig | None = None, transform: str = "tonemap") -> None:
+        config = config or ModelConfig(arch="red30")
+        super().__init__(config, transform)
+        width = config.width or _ARCH_DEFAULTS["red30"][0]
+        layers = config.layers or _ARCH_DEFAULTS["red30"][1]
+        half = layers // 2
+        self.layers = 2 * half
+        # the skips held at once (every second of ``half``) plus two working maps, float32
+        self.bytes_per_pixel = int((half // 2 + 3) * width * 4 * 1.5)
+        self.encoder = nn.ModuleList(
+            conv_block(in_channels if i == 0 else width, width, config) for i in range(half))
+        self.decoder = nn.ModuleList(conv_block(width, width, config) for _ in range(half - 1))
+        self.out = nn.Conv2d(width, self.out_channels(out_channels), 3, padding=1)
+
+    def body_field(self) -> int:
+        return 1 + 2 * self.layers
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        half = len(self.encoder)
+        skips = {}
+        h = x
+        for index, layer in enumerate(self.encoder):
+            h = layer(h)
+            if index % 2 == 1 and index < half - 1:  # every second output; not the last
+                skips[index] = h
+        for index, layer in enumerate(self.decoder):
+            h = layer(h)
+            mirror = half - 2 - index  # the encoder output of the same depth
+            if mirror in skips:
+                h = h + skips.pop(mirror)
+        return self.out(h)
+
+
+class SRResNet(Network):
+    """SRResNet (Ledig et al. 2017) without its upsampling: a 9x9 conv, ``layers`` residual
+    blocks (conv, BatchNorm, activation, conv, BatchNorm, plus the block's input), a conv
+    with BatchNorm plus the head's output, and a 9x9 conv predicting the correction to the
+    noisy color (direct output) or the kernels."""
+
+    residual = True
+
+    def __init__(self, in_channels: int, out_channels: int = 3,
+                 config: ModelConfig | None = None, transform: str = "tonemap") -> None:
+        config = config or ModelConfig(arch="srresnet")
+        super().__init__(config, transform)
+        width = config.width or _ARCH_DEFAULTS["srresnet"][0]
+        self.blocks = config.layers or _ARCH_DEFAULTS["srresnet"][1]
+        self.bytes_per_pixel = int(5 * width * 4 * 1.5)
+        self.head = nn.Sequential(nn.Conv2d(in_channels, width, 9, padding=4),
+                                  _activation(config))
+        self.trunk = nn.ModuleList(
+            nn.Sequential(conv_block(width, width, config),
+                          conv_block(width, width, config, activate=False))
+            for _ in range(self.blocks))
+        self.merge = conv_block(width, width, config, activate=False)
+        self.out = nn.Conv2d(width, self.out_channels(out_channels), 9, padding=4)
+
+    def body_field(self) -> int:
+        return 1 + 8 + 4 * self.blocks + 2 + 8
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        start = self.head(x)
+        h = start
+        for block in self.trunk:
+            h = h + block(h)
+        return self.out(self.merge(h) + start)
+
+
 @torch.no_grad()
-def fuse_batchnorm(model: UNet) -> UNet:
+def fuse_batchnorm(model: Network) -> Network:
     """Fold every BatchNorm that directly follows a convolution into that convolution (for
     inference: the running statistics become the conv's scale and bias). In place; the
     model must be in eval mode. BatchNorm placed after the activation is left as it is."""
@@ -177,8 +302,10 @@ def fuse_batchnorm(model: UNet) -> UNet:
     return model
 
 
-def build_model(config: Config) -> UNet:
+def build_model(config: Config) -> Network:
     """The network for a config: input channels follow the enabled features."""
-    if config.model.arch != "unet":
+    networks = {"unet": UNet, "red30": RED30, "srresnet": SRResNet}
+    if config.model.arch not in networks:
         raise ValueError(f"unknown architecture {config.model.arch!r}")
-    return UNet(input_channels(config.input), 3, config.model, config.input.transform)
+    return networks[config.model.arch](input_channels(config.input), 3, config.model,
+                                       config.input.transform)

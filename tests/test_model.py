@@ -168,3 +168,89 @@ def test_multiscale_kernels(scales):
             changed = (model(probe) - base).abs().sum(1)[0] > 0
             rows = torch.nonzero(changed.any(1)).flatten()
             assert rows.max() - rows.min() + 1 <= model.receptive_field
+
+
+# --- RED30 and SRResNet -------------------------------------------------------------------------
+
+def _arch_config(arch: str, **options) -> ModelConfig:
+    return ModelConfig(arch=arch, width=8, layers=6 if arch == "red30" else 2, **options)
+
+
+@pytest.mark.parametrize("arch", ["red30", "srresnet"])
+@pytest.mark.parametrize("output", ["direct", "kernel"])
+def test_other_archs_denoise_any_size_and_report_their_receptive_field(arch, output):
+    from mcdenoise.model import RED30, SRResNet
+
+    network = {"red30": RED30, "srresnet": SRResNet}[arch]
+    model = network(3, 3, _arch_config(arch, output=output, kernel_size=3,
+                                       kernel_scales=1), "none").eval()
+    size = model.receptive_field + 10
+    x = torch.rand(1, 3, size, size - 3) * 0.8
+    with torch.no_grad():
+        base = model(x)
+        assert base.shape == (1, 3, size, size - 3)
+        x[:, :, size // 2, size // 2] += 0.1
+        changed = (model(x) - base).abs().sum(1)[0] > 0
+    rows = torch.nonzero(changed.any(1)).flatten()
+    assert rows.max() - rows.min() + 1 == model.receptive_field
+
+
+def test_arch_defaults_follow_the_papers():
+    from mcdenoise.model import RED30, SRResNet
+
+    red = RED30(3, 3, ModelConfig(arch="red30", output="direct"))
+    convs = [m for m in red.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 30 and {c.out_channels for c in convs[:-1]} == {128}
+    assert red.receptive_field == 61
+    sr = SRResNet(3, 3, ModelConfig(arch="srresnet", output="direct"))
+    assert len(sr.trunk) == 16 and sr.head[0].out_channels == 64
+    assert sr.head[0].kernel_size == (9, 9) and sr.out.kernel_size == (9, 9)
+
+
+@pytest.mark.parametrize("arch", ["red30", "srresnet"])
+def test_direct_output_of_other_archs_is_a_correction_to_the_input(arch):
+    config = Config()
+    config.model = _arch_config(arch, output="direct")
+    config.input.features, config.input.transform = [], "none"
+    model = build_model(config).eval()
+    for parameter in model.out.parameters():  # a last layer predicting nothing
+        torch.nn.init.zeros_(parameter)
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+
+
+@pytest.mark.parametrize("arch", ["red30", "srresnet"])
+@pytest.mark.parametrize("norm", ["before", "after", "none"])
+def test_other_archs_take_the_norm_options_and_fold_batchnorm(arch, norm):
+    from mcdenoise.model import fuse_batchnorm
+
+    torch.manual_seed(0)
+    config = Config()
+    config.model = _arch_config(arch, norm=norm, output="direct")
+    model = build_model(config)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bool(norms) == (norm != "none")
+    if norm == "after":  # the activation sits between a conv and its BatchNorm
+        block = model.encoder[0] if arch == "red30" else model.trunk[0][0]
+        assert isinstance(block[1], torch.nn.LeakyReLU) and isinstance(block[2],
+                                                                       torch.nn.BatchNorm2d)
+    for module in norms:
+        module.running_mean.uniform_(-0.5, 0.5)
+        module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.rand(2, 10, 24, 20)
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.allclose(fuse_batchnorm(model)(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_arch_is_checked():
+    from mcdenoise.config import ConfigError, set_value
+
+    config = Config()
+    set_value(config, "model.arch=srresnet")
+    with pytest.raises(ConfigError, match="model.arch must be one of unet, red30, srresnet"):
+        set_value(config, "model.arch=resnet50")
+    with pytest.raises(ConfigError, match="model.width must be >= 0"):
+        set_value(config, "model.width=-1")
