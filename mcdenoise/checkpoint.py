@@ -111,8 +111,9 @@ SHIPPED_FORMAT = "mcdenoise-model-1"
 
 
 def default_model_path(name: str = "default") -> Path:
-    """A model that ships inside the package: ``default`` (color + albedo, normal, depth) or
-    ``color`` (color only, for files without those passes)."""
+    """A model that ships inside the package: ``default`` (color + albedo, normal, depth),
+    ``color`` (color only, for files without those passes), or ``gaussian`` (LDR images
+    with additive gaussian noise)."""
     import importlib.resources
 
     return Path(str(importlib.resources.files("mcdenoise.weights") / f"{name}.safetensors"))

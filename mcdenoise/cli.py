@@ -88,7 +88,7 @@ def _flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "workers": "data.workers", "steps": "train.steps", "lr": "train.lr",
         "lr_step": "train.lr_step", "lr_gamma": "train.lr_gamma", "loss": "loss.name",
         "device": "train.device", "out": "train.out", "name": "train.name",
-        "seed": "train.seed", "init_from": "train.init_from",
+        "seed": "train.seed", "init_from": "train.init_from", "arch": "model.arch",
     }
     nested: dict[str, dict[str, Any]] = {}
     for option, key in table.items():
@@ -136,6 +136,8 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
 @click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
 @click.option("--loss", type=click.Choice(["hdr", "l2", "l1", "smape", "l0"]))
+@click.option("--arch", type=click.Choice(["unet", "red30", "srresnet"]),
+              help="The network: the U-Net (default), RED30 or SRResNet (model.arch).")
 @click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "
                                               "e.g. gaussian,0,50 (implies LDR images).")
 @click.option("--target-noise", metavar="SPEC", help="Target noise; 'clean' = clean targets.")
@@ -358,25 +360,39 @@ def _memory(text: str | None) -> int | None:
 @click.option("--shard-order", type=click.Choice(["contiguous", "interleaved"]),
               default="contiguous", show_default=True,
               help="Parts are runs of consecutive frames, or every N-th frame.")
+@click.option("--add-noise", metavar="SPEC", help="PNG / JPEG / TIFF only: take the inputs "
+              "as clean, corrupt them with this noise (e.g. gaussian,25) and write clean | "
+              "noisy | denoised strips with their PSNR.")
+@click.option("--noise-seed", type=int, default=0, show_default=True,
+              help="Seed of --add-noise (with the file name).")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, tile: int | None, overlap: int | None,
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
-            shard: str | None, shard_order: str, dry_run: bool) -> None:
-    """Denoise EXR renders: single files or whole sequences; every other layer is kept."""
+            shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
+            dry_run: bool) -> None:
+    """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
+    PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
+    gaussian-noise model)."""
     from mcdenoise.denoise import (
         DenoiseOptions,
         denoise_jobs,
+        input_kind,
         job_status,
-        load_model,
         parse_shard,
         plan_jobs,
         shard_jobs,
     )
+    from mcdenoise.noise import NoiseSpec
     from mcdenoise.train import torchrun_ranks
 
+    noise = NoiseSpec.parse(add_noise) if add_noise is not None else None
     jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
+    kind = input_kind(jobs)
+    if noise is not None and kind != "ldr":
+        raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "
+                               "bring their own noise")
     ranks = torchrun_ranks()
     if shard is not None:
         if ranks.world > 1:
@@ -397,20 +413,26 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         import torch
 
         torch.set_num_threads(threads)
-    denoiser = load_model(model, device=device, precision=precision)
+    denoiser = _load_denoiser(model, kind, device, precision)
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
-                             tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only)
+                             tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only,
+                             add_noise=noise, noise_seed=noise_seed)
     options.max_memory = _memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:
             try:
-                status = job_status(job, denoiser, overwrite)
+                status = job_status(job, denoiser, overwrite, options)
             except McdenoiseError as exc:
                 status = f"error: {exc}"
             click.echo(f"{status:8} {job.source} -> {job.target}")
         return
-    failures = denoise_jobs(jobs, denoiser, options)
+    scores: list = []
+    failures = denoise_jobs(jobs, denoiser, options, scores=scores)
     done = len(jobs) - len(failures)
+    if len(scores) > 1:
+        click.echo(f"mean PSNR over {len(scores)} image(s): noisy "
+                   f"{sum(s[1] for s in scores) / len(scores):.2f} dB, denoised "
+                   f"{sum(s[2] for s in scores) / len(scores):.2f} dB", err=True)
     if len(jobs) > 1 or failures:
         click.echo(f"{done} of {len(jobs)} frame(s) denoised or already done", err=True)
     if failures:
@@ -419,6 +441,24 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         listed = ", ".join(str(job.frame if job.frame is not None else job.source.name)
                            for job, _ in failures)
         raise McdenoiseError(f"{len(failures)} frame(s) failed: {listed}")
+
+
+def _load_denoiser(model: str | None, kind: str, device: str, precision: str):
+    """The model for this kind of input: --model, or the bundled default (renders) or
+    gaussian-noise model (LDR images); a model of the other kind is an error."""
+    from mcdenoise.checkpoint import default_model_path
+    from mcdenoise.denoise import load_model
+
+    path = model if model is not None or kind == "hdr" else default_model_path("gaussian")
+    denoiser = load_model(path, device=device, precision=precision)
+    if kind == "ldr" and not denoiser.ldr:
+        raise McdenoiseError(f"{denoiser.name}: this model denoises HDR renders (EXR); PNG / "
+                             "JPEG / TIFF images need one trained on LDR noise (mcdenoise train "
+                             "--noise ...), or leave out --model for the bundled one")
+    if kind == "hdr" and denoiser.ldr:
+        raise McdenoiseError(f"{denoiser.name}: this model was trained on LDR images; EXR "
+                             "renders need an HDR model (leave out --model for the bundled one)")
+    return denoiser
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
@@ -580,3 +620,68 @@ def compare(first: str, second: str, ref: str | None, error_map: str | None) -> 
         save_png(path, np.concatenate([maps[0], *(x for m in maps[1:] for x in (separator, m))],
                                       axis=1))
         click.echo(f"error map: {path}" + (" (A | B)" if ref else ""))
+
+
+@main.group()
+def experiment() -> None:
+    """The Noise2Noise paper's experiments on photographs."""
+
+
+@experiment.command("sample-images")
+@click.argument("out", type=click.Path(file_okay=False))
+def experiment_sample_images(out: str) -> None:
+    """Copy the photographs that ship with scikit-image (CC0 / public domain) into OUT/train
+    and OUT/val: images for the experiments that need no download."""
+    from mcdenoise.experiment import copy_sample_images
+
+    counts = copy_sample_images(out)
+    click.echo(f"{counts['train']} training and {counts['val']} validation images in "
+               f"{Path(out) / 'train'} and {Path(out) / 'val'}")
+
+
+@experiment.command("n2n-table")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
+              help="Folder of clean images (PNG / JPEG / TIFF) to train on.")
+@click.option("--val-data", type=click.Path(exists=True, file_okay=False),
+              help="Folder of validation images (default: hold out the last --holdout of "
+                   "--data).")
+@click.option("--holdout", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/n2n-table",
+              show_default=True, help="Folder for the runs, table.json, table.md, curves.png.")
+@click.option("--noises", default=",".join(("gaussian", "poisson", "bernoulli", "text",
+                                            "impulse")), show_default=True,
+              help="Which noises (comma-separated).")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Budget per run, turned into one step count for all.")
+@click.option("--steps", type=click.IntRange(min=1), help="Steps per run (instead of "
+                                                          "--minutes).")
+@click.option("--crop", type=click.IntRange(min=16), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--arch", type=click.Choice(["unet", "red30", "srresnet"]), default="unet",
+              show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key in every run, e.g. --set model.enc_width=32.")
+def experiment_n2n_table(data: str, val_data: str | None, holdout: int, out: str, noises: str,
+                         minutes: float, steps: int | None, crop: int, batch_size: int,
+                         arch: str, device: str, seed: int, sets: tuple[str, ...]) -> None:
+    """Train each noise with clean and with noisy targets on one budget; print the PSNR table
+    (input, clean targets, noisy targets) next to the paper's, and plot the curves."""
+    from mcdenoise.experiment import TableSettings, check_plotting, format_table, run_table
+
+    check_plotting()
+    chosen = tuple(n.strip().lower() for n in noises.split(",") if n.strip())
+    settings = TableSettings(data=data, val_data=val_data, holdout=holdout, out=out,
+                             noises=chosen, minutes=minutes, steps=steps, crop=crop,
+                             batch_size=batch_size, arch=arch, device=device, seed=seed,
+                             sets=sets)
+    from mcdenoise.experiment import run_config
+
+    for noise in chosen:  # every config checked before hours of training
+        run_config(settings, noise, "noisy", 1)
+    table = run_table(settings)
+    click.echo(format_table(table))
+    click.echo(f"written: {Path(out) / 'table.json'}, {Path(out) / 'table.md'}, "
+               f"{Path(out) / 'curves.png'}")

@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +18,23 @@ import torch
 from mcdenoise import McdenoiseError
 from mcdenoise.config import Config
 from mcdenoise.features import build_input, frame_stats, output_to_linear
-from mcdenoise.model import UNet, fuse_batchnorm
+from mcdenoise.ldr import (
+    LDR_SUFFIXES,
+    LdrImage,
+    is_ldr,
+    make_strip,
+    psnr_ldr,
+    read_ldr,
+    read_provenance,
+    write_ldr,
+)
+from mcdenoise.model import Network, fuse_batchnorm
+from mcdenoise.noise import NoiseSpec, apply_noise
 
 log = logging.getLogger(__name__)
 
-# Inference memory per pixel of a tile, in bytes, for the default U-Net widths, with a margin:
-# measured 1500-1700 B/px (peak RSS growth for 512^2 and 1024^2 inputs); scaled by width.
-_BYTES_PER_PIXEL = 2600
+# Inference memory per pixel of a tile: each network's ``bytes_per_pixel`` (for the default
+# U-Net measured 1500-1700 B/px, peak RSS growth for 512^2 and 1024^2 inputs; with a margin).
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes for activations; the tile size follows from it
 
 
@@ -70,7 +81,7 @@ def tile_origins(size: int, tile: int, overlap: int, alignment: int) -> list[int
 class Denoiser:
     """A trained network plus what it needs around it. ``denoise`` takes numpy arrays."""
 
-    def __init__(self, model: UNet, config: Config, device: torch.device,
+    def __init__(self, model: Network, config: Config, device: torch.device,
                  precision: str = "fp32", name: str = "model", digest: str = "") -> None:
         if precision == "fp16" and device.type == "cpu":
             raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
@@ -104,6 +115,12 @@ class Denoiser:
         return list(self.config.input.features)
 
     @property
+    def ldr(self) -> bool:
+        """Trained on LDR images with synthetic noise (PNG / JPEG / TIFF in, values in
+        [0, 1]), not on HDR renders."""
+        return self.config.data.kind == "images"
+
+    @property
     def blend(self) -> int:
         """Width of the linear cross-fade between neighbouring tiles."""
         return self.model.alignment
@@ -116,8 +133,7 @@ class Denoiser:
         return math.ceil((self.model.receptive_field + self.blend) / align) * align
 
     def tile_for_memory(self, max_memory: int) -> int:
-        width = self.config.model.dec_width / 96
-        side = math.sqrt(max_memory / (_BYTES_PER_PIXEL * max(width, 0.25)))
+        side = math.sqrt(max_memory / self.model.bytes_per_pixel)
         align = self.model.alignment
         return max(int(side) // align * align, self.default_overlap * 2 + align)
 
@@ -253,13 +269,11 @@ def _trailing_number(path: Path) -> int | None:
 def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -> list[Job]:
     """(input, output) per frame from files, directories, globs or frame patterns; ``output``
     is a file (one input), a directory, or a pattern (####, %04d, $F4)."""
-    from mcdenoise.exr import expand_paths
-
     sources: list[tuple[Path, int | None]] = []
     for item in inputs:
         parts = _pattern_parts(item)
         if parts is None:
-            sources += [(p, _trailing_number(p)) for p in expand_paths((item,))]
+            sources += [(p, _trailing_number(p)) for p in _expand(item)]
             continue
         numbers = frames if frames is not None else _frames_on_disk(parts)
         if not numbers:
@@ -284,11 +298,35 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
             target = Path(output) / source.name if to_folder else Path(output)
         if target.resolve() == source.resolve():
             raise McdenoiseError(f"{source}: the output is the input; inputs are never modified")
+        if is_ldr(source) != is_ldr(target) or not (is_ldr(target)
+                                                      or target.suffix.lower() == ".exr"):
+            raise McdenoiseError(f"{target}: {source.name} is written as "
+                                 f"{'a PNG, JPEG or TIFF' if is_ldr(source) else 'an EXR'}")
         jobs.append(Job(source, target, number))
     targets = [job.target for job in jobs]
     if len(set(targets)) != len(targets):
         raise McdenoiseError("several inputs would write the same output file")
     return jobs
+
+
+def _expand(item: str) -> list[Path]:
+    """Files as given, globs expanded; a folder gives its EXRs, or its PNG / JPEG / TIFF
+    images when it holds no EXR."""
+    from mcdenoise.exr import expand_paths
+
+    found = expand_paths((item,))
+    if Path(item).is_dir() and not found:
+        found = expand_paths((item,), LDR_SUFFIXES)
+    return found
+
+
+def input_kind(jobs: list[Job]) -> str:
+    """'ldr' (PNG / JPEG / TIFF) or 'hdr' (EXR); one run takes one kind (one model)."""
+    kinds = {is_ldr(job.source) for job in jobs}
+    if len(kinds) > 1:
+        raise McdenoiseError("the inputs mix EXR renders and PNG / JPEG / TIFF images, which "
+                             "need different models: denoise them in two runs")
+    return "ldr" if kinds == {True} else "hdr"
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -319,9 +357,21 @@ class DenoiseOptions:
     max_memory: int = DEFAULT_MAX_MEMORY
     aovs: tuple[str, ...] = ()  # AOV passes denoised too, with the beauty's features
     beauty_only: bool = False  # write just the denoised beauty, as one-part RGBA
+    add_noise: NoiseSpec | None = None  # LDR: corrupt the inputs, write clean|noisy|denoised
+    noise_seed: int = 0
 
 
-def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
+def _provenance(denoiser: Denoiser, options: DenoiseOptions) -> dict:
+    """What an LDR output records about how it was made (and what a rerun compares)."""
+    made = {MODEL_ATTRIBUTE: denoiser.name, HASH_ATTRIBUTE: denoiser.digest}
+    if options.add_noise is not None:
+        made.update({"mcdenoise.add_noise": str(options.add_noise),
+                     "mcdenoise.noise_seed": options.noise_seed})
+    return made
+
+
+def job_status(job: Job, denoiser: Denoiser, overwrite: bool,
+               options: DenoiseOptions | None = None) -> str:
     """'denoise' (no output yet), 'skip' (done with this model), 'redo' (another model's
     output, or --overwrite); a foreign file under the output name is an error."""
     from mcdenoise.exr import ExrError, read_exr
@@ -330,6 +380,14 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool) -> str:
         return "denoise"
     if overwrite:
         return "redo"
+    if is_ldr(job.target):
+        made = read_provenance(job.target)
+        if made == _provenance(denoiser, options or DenoiseOptions()):
+            return "skip"
+        if made is not None and HASH_ATTRIBUTE in made:
+            return "redo"
+        raise McdenoiseError(f"{job.target}: exists and was not written by mcdenoise "
+                             "(--overwrite replaces it)")
     try:
         header = read_exr(job.target, header_only=True).parts[0].header
     except ExrError:
@@ -408,6 +466,34 @@ def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptio
     write_exr(target, out)
 
 
+def denoise_ldr(image: LdrImage, target: Path, denoiser: Denoiser, options: DenoiseOptions,
+                name: str = "") -> tuple[float, float] | None:
+    """Denoise an LDR image into ``target`` (atomically); with ``options.add_noise`` the
+    image is taken as clean, corrupted first, and ``target`` gets the clean | noisy |
+    denoised strip. Returns the (noisy, denoised) PSNR of a strip, else None."""
+    color = image.color
+    if options.add_noise is not None:
+        rng = np.random.default_rng([options.noise_seed, zlib.crc32(name.encode())])
+        noisy, _ = apply_noise(color, options.add_noise, rng)
+        if image.grey:  # grey noise for a grey image
+            noisy = np.repeat(noisy[..., :1], 3, axis=-1)
+    else:
+        noisy = color
+    denoised = np.clip(denoiser.denoise(noisy, tile=options.tile, overlap=options.overlap,
+                                        max_memory=options.max_memory), 0.0, 1.0)
+    made = _provenance(denoiser, options)
+    _remove_stray_temporaries(target)
+    if options.add_noise is None:
+        write_ldr(target, denoised, image, made)
+        return None
+    scores = psnr_ldr(noisy, color), psnr_ldr(denoised, color)
+    labels = ("clean", f"noisy {options.add_noise}: {scores[0]:.2f} dB",
+              f"denoised: {scores[1]:.2f} dB")
+    strip = make_strip(color, np.clip(noisy, 0.0, 1.0), denoised, labels)
+    write_ldr(target, strip, None, made)
+    return scores
+
+
 def _beauty_image(image, frame, color: np.ndarray, attributes: dict[str, str]):
     """The denoised beauty alone: one part, R G B A (alpha from the render, else 1)."""
     from mcdenoise.exr import ExrImage
@@ -431,39 +517,54 @@ def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
+def _read(path: Path):
+    from mcdenoise.exr import read_exr
+
+    return read_ldr(path) if is_ldr(path) else read_exr(path)
+
+
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
-                 progress: bool = True) -> list[tuple[Job, str]]:
-    """Denoise a sequence, reading the next frame while this one is denoised. A failing frame
-    is reported and skipped; returns the (job, reason) failures."""
+                 progress: bool = True,
+                 scores: list[tuple[Job, float, float]] | None = None) -> list[tuple[Job, str]]:
+    """Denoise a sequence (EXRs, or LDR images with an LDR model), reading the next file
+    while this one is denoised. A failing frame is reported and skipped; returns the
+    (job, reason) failures. With ``options.add_noise``, each strip's (job, noisy PSNR,
+    denoised PSNR) is appended to ``scores``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
-
-    from mcdenoise.exr import read_exr
 
     failures: list[tuple[Job, str]] = []
     todo = []
     for job in jobs:
         try:
-            if job_status(job, denoiser, options.overwrite) != "skip":
+            if job_status(job, denoiser, options.overwrite, options) != "skip":
                 todo.append(job)
         except McdenoiseError as exc:
             failures.append((job, str(exc)))
     size = None
     bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
     with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(read_exr, todo[0].source) if todo else None
+        pending = reader.submit(_read, todo[0].source) if todo else None
         for index, job in enumerate(todo):
             current = pending
-            pending = reader.submit(read_exr, todo[index + 1].source) if index + 1 < len(
+            pending = reader.submit(_read, todo[index + 1].source) if index + 1 < len(
                 todo) else None
             try:
                 image = current.result()
-                if size is not None and image.size != size:
-                    raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} but "
-                                         f"the sequence is {size[0]}x{size[1]}")
-                size = size or image.size
-                _denoise_into(image, job.target, denoiser, options)
+                if isinstance(image, LdrImage):  # photographs: any sizes
+                    pair = denoise_ldr(image, job.target, denoiser, options, job.source.name)
+                    if pair is not None:
+                        bar.write(f"{job.source}: noisy {pair[0]:.2f} dB, denoised "
+                                  f"{pair[1]:.2f} dB -> {job.target}")
+                        if scores is not None:
+                            scores.append((job, *pair))
+                else:
+                    if size is not None and image.size != size:
+                        raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} "
+                                             f"but the sequence is {size[0]}x{size[1]}")
+                    size = size or image.size
+                    _denoise_into(image, job.target, denoiser, options)
             except McdenoiseError as exc:
                 failures.append((job, str(exc)))
                 bar.write(f"Error: {exc}")

@@ -114,3 +114,29 @@ def model_path(tmp_path):
     path = tmp_path / "model.pt"
     save_checkpoint(path, build_model(config), config, step=0)
     return path
+
+
+@pytest.fixture
+def ldr_model_path(tmp_path):
+    """An untrained tiny model for LDR images (what `train --noise` makes)."""
+    from mcdenoise.checkpoint import save_checkpoint
+    from mcdenoise.config import load_config
+    from mcdenoise.model import build_model
+
+    config = load_config("noise-gaussian")
+    config.model.enc_width, config.model.dec_width, config.model.depth = 8, 8, 3
+    path = tmp_path / "ldr-model.pt"
+    save_checkpoint(path, build_model(config), config, step=0)
+    return path
+
+
+def photo(height: int = 72, width: int = 96, seed: int = 0) -> np.ndarray:
+    """A smooth synthetic 'photograph': (H, W, 3) float32 in [0, 1], gradients and discs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.stack([0.2 + 0.6 * xx / width, 0.3 + 0.4 * yy / height,
+                      np.full_like(xx, 0.5)], -1)
+    for _ in range(4):
+        cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(6, 20)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0.05, 0.95, 3)
+    return image.astype(np.float32)
