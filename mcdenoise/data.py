@@ -395,16 +395,17 @@ class NoisyImages(Dataset):
         x = rng.integers(0, image.shape[1] - crop + 1)
         window = np.asarray(image[y:y + crop, x:x + crop], np.float32).transpose(2, 0, 1) / 255.0
         clean = augment(window, int(rng.integers(8)), None).transpose(1, 2, 0)
+        if self.config.data.color_augment:  # colours a small photo set lacks
+            gains = rng.uniform(0.4, 1.0, 3).astype(np.float32)
+            clean = np.ascontiguousarray(clean[..., rng.permutation(3)] * gains)
         noisy, _ = apply_noise(clean, self.noise, rng)
         target, mask = apply_noise(clean, self.target_noise, rng)
         return _image_sample(clean, noisy, target, mask, self.config)
 
 
 class NoisyImageFrames(Dataset):
-    """Validation: whole images (centre crop of at most 512 px) with fixed noise per image,
-    against the clean image."""
-
-    MAX_SIDE = 512
+    """Validation: whole images (centre crop of at most ``data.val_crop`` px) with fixed
+    noise per image (the same in every run), against the clean image."""
 
     def __init__(self, arrays: list[Path], config: Config) -> None:
         from mcdenoise.noise import NoiseSpec
@@ -420,7 +421,7 @@ class NoisyImageFrames(Dataset):
         from mcdenoise.noise import apply_noise
 
         image = np.load(self.arrays[index])
-        height, width = (min(s, self.MAX_SIDE) for s in image.shape[:2])
+        height, width = (min(s, self.config.data.val_crop) for s in image.shape[:2])
         top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
         clean = image[top:top + height, left:left + width].astype(np.float32) / 255.0
         noisy, _ = apply_noise(clean, self.spec, np.random.default_rng([2018, index]))
@@ -431,13 +432,19 @@ def build_image_datasets(config: Config, length: int) -> tuple[Dataset, Dataset 
     data = config.data
     cache_dir = Path(data.cache_dir or Path(data.path) / ".mcdenoise-cache")
     arrays = [cache_image(p, cache_dir) for p in find_images(data.path)]
+    held_out: list[Path] = []
+    if data.holdout and not data.val_path:
+        if data.holdout >= len(arrays):
+            raise DataError(f"{data.path}: {len(arrays)} image(s), so none is left to train on "
+                            f"after holding out {data.holdout} for validation")
+        arrays, held_out = arrays[:-data.holdout], arrays[-data.holdout:]
     usable = [a for a in arrays if min(np.load(a, mmap_mode="r").shape[:2]) >= data.crop]
     if not usable:
         raise DataError(f"{data.path}: no image is at least {data.crop} px on each side (crop)")
     if len(usable) < len(arrays):
         log.warning("%d image(s) smaller than the crop (%d px) are skipped",
                     len(arrays) - len(usable), data.crop)
-    val = None
+    val = NoisyImageFrames(held_out[: data.val_images], config) if held_out else None
     if data.val_path:
         val_cache = Path(data.cache_dir or Path(data.val_path) / ".mcdenoise-cache")
         val_arrays = [cache_image(p, val_cache) for p in find_images(data.val_path)]

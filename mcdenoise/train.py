@@ -4,6 +4,7 @@ and DistributedDataParallel under ``torchrun`` (NCCL on GPUs, gloo on the CPU)."
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -150,6 +151,7 @@ class _State:
     step: int = 0
     best: float = -math.inf
     recent: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # training time so far, validation excluded (kept across resume)
     net: torch.nn.Module | None = None  # what the training step calls: the DDP wrapper
 
 
@@ -179,6 +181,7 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
         scheduler.load_state_dict(resume["scheduler"])
         state.scaler.load_state_dict(resume["scaler"])
         state.step, state.best = int(resume["step"]), float(resume["best"])
+        state.seconds = float(resume.get("seconds", 0.0))
         set_rng_state(resume["rng"])
     state.net = model
     if ranks.world > 1:  # rank 0's weights are broadcast; gradients are averaged
@@ -193,7 +196,7 @@ def _save(run_dir: Path, name: str, state: _State, config: Config) -> None:
     save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state.model, config,
                     optimizer=state.optimizer.state_dict(),
                     scheduler=state.scheduler.state_dict(), scaler=state.scaler.state_dict(),
-                    step=state.step, best=state.best, rng=rng_state())
+                    step=state.step, best=state.best, seconds=state.seconds, rng=rng_state())
 
 
 def _autocast(device: torch.device, config: Config):
@@ -256,9 +259,37 @@ def validate(model: torch.nn.Module, val_set: Dataset, config: Config, device: t
     return totals, pictures
 
 
+RESULTS = "results.json"
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any]:
+    """A run's ``results.json``: its validation history (one entry per validation: step,
+    seconds of training so far, metrics), the last and the best entry."""
+    path = Path(run_dir) / RESULTS
+    if not path.is_file():
+        return {"history": []}
+    return json.loads(path.read_text())
+
+
+def _record_results(run_dir: Path, step: int, seconds: float,
+                    metrics: dict[str, float]) -> None:
+    """Append one validation to the run's results.json (beside the TensorBoard logs), kept
+    across --resume, written atomically."""
+    results = read_results(run_dir)
+    history = [h for h in results["history"] if h["step"] < step]
+    history.append({"step": step, "seconds": round(seconds, 2),
+                    **{key: round(value, 5) for key, value in metrics.items()}})
+    results = {"history": history, "last": history[-1],
+               "best": max(history, key=lambda h: h["psnr"])}
+    temporary = run_dir / f".{RESULTS}.tmp"
+    temporary.write_text(json.dumps(results, indent=1))
+    os.replace(temporary, run_dir / RESULTS)
+
+
 def _log_validation(writer, state: _State, val_set: Dataset, config: Config,
-                    device: torch.device, loss_fn, images: bool) -> float:
+                    device: torch.device, loss_fn, images: bool, run_dir: Path) -> float:
     metrics, pictures = validate(state.model, val_set, config, device, loss_fn)
+    _record_results(run_dir, state.step, state.seconds, metrics)
     for key, value in metrics.items():
         writer.add_scalar(f"val/{key}", value, state.step)
     if images:
@@ -337,6 +368,7 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
     bar = tqdm(total=total, initial=state.step, disable=not (show_progress and ranks.main),
                unit="step", dynamic_ncols=True)
     started, first_step = time.perf_counter(), state.step
+    clock = started  # training time (without validation) accumulates in state.seconds
     try:
         for batch in loader:
             loss = _train_step(state, batch, loss_fn, config, device)
@@ -355,8 +387,10 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
                 continue
             if val_set is not None and (step % train_cfg.val_every == 0 or step == total):
                 images = step % train_cfg.image_every == 0 or step == total
+                state.seconds += time.perf_counter() - clock
                 score = _log_validation(writer, state, val_set, config, device, loss_fn,
-                                        images)
+                                        images, run_dir)
+                clock = time.perf_counter()
                 if score > state.best:
                     state.best = score
                     _save(run_dir, "best", state, config)

@@ -183,6 +183,37 @@ def test_image_folders_with_noisy_targets_and_masks(tmp_path):
     assert first["target"].shape == (3, 40, 47)
 
 
+def test_holdout_and_validation_crop(tmp_path):
+    folder = _image_folder(tmp_path / "imgs", count=3, size=40)
+    config = _config(folder, kind="images", holdout=1, val_crop=24, val_noise="gaussian,25")
+    config.input.features, config.input.transform = [], "none"
+    train, val = build_datasets(config, length=64)
+    assert len(train.arrays) == 2 and len(val) == 1
+    held_out = np.load(val.arrays[0])
+    assert not any(np.array_equal(np.load(a), held_out) for a in train.arrays)
+    assert val[0]["target"].shape == (3, 24, 24)
+    config.data.holdout = 3
+    with pytest.raises(DataError, match="none is left to train on"):
+        build_datasets(config, length=1)
+
+
+def test_color_augment_shuffles_channels(tmp_path):
+    import imageio.v3 as iio
+
+    folder = tmp_path / "red"
+    folder.mkdir()
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 200
+    iio.imwrite(folder / "red.png", red)
+    config = _config(folder, kind="images", noise="clean", target_noise="clean", crop=16)
+    config.input.features, config.input.transform = [], "none"
+    assert all(build_datasets(config, 12)[0][i]["target"][0].mean() > 0.7 for i in range(12))
+    config.data.color_augment = True
+    train, _ = build_datasets(config, 40)
+    lit = {int(np.argmax(train[i]["target"].mean(dim=(1, 2)))) for i in range(40)}
+    assert lit == {0, 1, 2}
+
+
 def test_image_folder_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no images found"):

@@ -20,7 +20,7 @@ from mcdenoise import train as train_module
 from mcdenoise.checkpoint import load_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
-from mcdenoise.train import lr_factor, train
+from mcdenoise.train import lr_factor, read_results, train
 
 
 def _config(tmp_path, **train_options):
@@ -59,7 +59,7 @@ def test_a_few_cpu_steps_lower_the_loss_and_log_to_tensorboard(tmp_path, output)
 
 
 def test_resume_continues_exactly(tmp_path, monkeypatch):
-    straight = train(_config(tmp_path, steps=6), show_progress=False)
+    straight = train(_config(tmp_path, steps=6, val_every=2), show_progress=False)
     expected = load_checkpoint(straight / "checkpoints" / "last.pt")
 
     original = train_module._train_step
@@ -70,11 +70,15 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "_train_step", interrupt_at_3)
     with pytest.raises(KeyboardInterrupt):
-        train(_config(tmp_path, steps=6), show_progress=False)
+        train(_config(tmp_path, steps=6, val_every=2), show_progress=False)
     run_dir = tmp_path / "runs" / "00001-mc-noisy-hdr"
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 3
     monkeypatch.setattr(train_module, "_train_step", original)
     train(_config(tmp_path), resume_dir=run_dir, show_progress=False)
+    history = read_results(run_dir)["history"]  # validations of both parts, in results.json
+    assert [h["step"] for h in history] == [2, 4, 6] and history[-1]["seconds"] > 0
+    assert read_results(run_dir)["last"] == history[-1]
+    assert read_results(straight)["last"]["psnr"] == pytest.approx(history[-1]["psnr"])
     resumed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     assert resumed["step"] == 6
     for name, tensor in expected["model"].items():
