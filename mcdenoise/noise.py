@@ -33,6 +33,10 @@ _TEXT_TOLERANCE = 0.01
 _TEXT_MAX_TRIES = 400  # bounds the loop on tiny images where no string fits the tolerance
 _TEXT_MAX_CHARS = 16
 _TEXT_CHARS = string.ascii_letters + string.digits + string.punctuation
+# Font sizes in pixels, the same whatever the image size: a network trained on small crops
+# then meets text of the same scale on whole images (sizes relative to the image made the
+# validation text 4x larger than the training text of 64 px crops)
+_TEXT_FONT_SIZES = (10, 28)
 
 
 class NoiseError(McdenoiseError):
@@ -205,8 +209,8 @@ def _add_text(image: np.ndarray, occupancy: float,
     covered = np.zeros((height, width), dtype=bool)
     target = occupancy / 100 * covered.size
     tolerance = max(1.0, _TEXT_TOLERANCE * covered.size)  # in pixels
-    short_side = min(height, width)
-    font_sizes = (max(6, short_side // 32), max(6, short_side // 4))
+    largest = max(6, min(_TEXT_FONT_SIZES[1], min(height, width)))
+    font_sizes = (min(_TEXT_FONT_SIZES[0], largest), largest)
     count, max_chars = 0, _TEXT_MAX_CHARS
     for _ in range(_TEXT_MAX_TRIES):
         if count >= target:

@@ -90,3 +90,18 @@ def test_sample_images_are_copied(tmp_path):
     train, val = (sorted((tmp_path / "s" / use).iterdir()) for use in ("train", "val"))
     assert len(train) == 9 and len(val) == 3
     assert min(iio.imread(p).shape[0] for p in train + val) >= 256
+
+
+def test_minutes_become_one_step_count_for_every_run(tmp_path, monkeypatch):
+    from mcdenoise import experiment
+
+    data = _photos(tmp_path / "photos", count=3)
+    settings = TableSettings(data=str(data), holdout=1, out=str(tmp_path / "out"),
+                             noises=("poisson",), minutes=0.02, crop=32, batch_size=2,
+                             device="cpu", evaluations=1, sets=TINY)
+    steps = experiment.estimate_steps(settings, 0.02)
+    assert isinstance(steps, int) and steps >= 1
+    monkeypatch.setattr(experiment, "estimate_steps", lambda s, minutes: 3)
+    table = run_table(settings)
+    assert table["steps"] == 3
+    assert [step for step, _ in table["rows"][0]["noisy_history"]] == [3]

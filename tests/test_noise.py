@@ -213,6 +213,17 @@ def test_text_zero_occupancy_leaves_image_unchanged(rng):
     np.testing.assert_array_equal(noisy, image)
 
 
+def test_text_has_the_same_scale_on_crops_and_whole_images():
+    def glyph_height(size):  # mean height of the covered runs down each column
+        image = _grey(size, size)
+        changed = _changed(apply_noise(image, NoiseSpec.parse("text,20"),
+                                       np.random.default_rng(0))[0], image)
+        runs = np.diff(np.pad(changed, ((1, 1), (0, 0))).astype(np.int8), axis=0)
+        return changed.sum() / max((runs == 1).sum(), 1)
+
+    assert glyph_height(256) == pytest.approx(glyph_height(64), rel=0.35)
+
+
 @pytest.mark.parametrize("shape", [(5, 7), (1, 1), (2, 300)])
 def test_text_finishes_on_tiny_and_thin_images(shape, rng):
     noisy, _ = apply_noise(_grey(*shape), NoiseSpec.parse("text,100"), rng)
