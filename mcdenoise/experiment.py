@@ -142,8 +142,11 @@ def run_table(settings: TableSettings) -> dict[str, Any]:
         row: dict[str, Any] = {"noise": noise}
         for target in TARGETS:
             config = run_config(settings, noise, target, steps)
-            started = time.perf_counter()
-            run_dir = train(config, show_progress=True)
+            run_dir = finished_run(config)
+            if run_dir is not None:
+                log.info("%s: done before with this config, reused", run_dir)
+            else:
+                run_dir = train(config, show_progress=True)
             results = read_results(run_dir)
             if not results["history"]:
                 raise McdenoiseError(f"{run_dir}: no validation was recorded (no validation "
@@ -154,7 +157,7 @@ def run_table(settings: TableSettings) -> dict[str, Any]:
             row["input"] = last["psnr_input"]
             row[target] = last["psnr"]
             row[f"{target}_run"] = str(run_dir)
-            row[f"{target}_minutes"] = round((time.perf_counter() - started) / 60, 2)
+            row[f"{target}_minutes"] = round(results["last"]["seconds"] / 60, 2)
             row[f"{target}_history"] = [(h["step"], h["psnr"]) for h in results["history"]]
         row["paper"] = list(PAPER[noise])
         rows.append(row)
@@ -167,6 +170,26 @@ def run_table(settings: TableSettings) -> dict[str, Any]:
     (out / "table.md").write_text(format_table(table) + "\n")
     plot_curves(table, out / "curves.png")
     return table
+
+
+def finished_run(config: Config) -> Path | None:
+    """A run in ``config.train.out`` with exactly this config that trained to the end (an
+    interrupted table picks up there; delete a run folder to redo it)."""
+    from mcdenoise.config import load_saved_config
+    from mcdenoise.train import read_results
+
+    out = Path(config.train.out)
+    if not out.is_dir():
+        return None
+    for run_dir in sorted(out.glob(f"*-{config.train.name}")):
+        try:
+            same = load_saved_config(run_dir / "config.yaml").to_dict() == config.to_dict()
+        except McdenoiseError:
+            continue
+        last = read_results(run_dir).get("last")
+        if same and last is not None and last["step"] == config.train.steps:
+            return run_dir
+    return None
 
 
 def format_table(table: dict[str, Any]) -> str:

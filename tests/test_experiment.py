@@ -105,3 +105,19 @@ def test_minutes_become_one_step_count_for_every_run(tmp_path, monkeypatch):
     table = run_table(settings)
     assert table["steps"] == 3
     assert [step for step, _ in table["rows"][0]["noisy_history"]] == [3]
+
+
+def test_a_table_reuses_runs_it_finished(tmp_path, monkeypatch):
+    from mcdenoise import experiment, train
+
+    data = _photos(tmp_path / "photos", count=3)
+    settings = TableSettings(data=str(data), holdout=1, out=str(tmp_path / "out"),
+                             noises=("gaussian",), steps=2, crop=32, batch_size=2,
+                             device="cpu", evaluations=1, sets=TINY)
+    first = run_table(settings)
+    monkeypatch.setattr(train, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert run_table(settings)["rows"] == first["rows"]
+    settings.steps = 3  # another budget is another run
+    monkeypatch.undo()
+    assert run_table(settings)["rows"][0]["noisy_run"] != first["rows"][0]["noisy_run"]
+    assert experiment.finished_run(run_config(settings, "gaussian", "clean", 3)) is not None
