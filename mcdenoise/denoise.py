@@ -298,8 +298,7 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
             target = Path(output) / source.name if to_folder else Path(output)
         if target.resolve() == source.resolve():
             raise McdenoiseError(f"{source}: the output is the input; inputs are never modified")
-        if is_ldr(source) != is_ldr(target) or not (is_ldr(target)
-                                                      or target.suffix.lower() == ".exr"):
+        if is_ldr(source) != is_ldr(target):
             raise McdenoiseError(f"{target}: {source.name} is written as "
                                  f"{'a PNG, JPEG or TIFF' if is_ldr(source) else 'an EXR'}")
         jobs.append(Job(source, target, number))

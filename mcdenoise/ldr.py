@@ -169,20 +169,13 @@ def psnr_ldr(pred: np.ndarray, target: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
 
 
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):  # old Pillow, or built without FreeType
-        return ImageFont.load_default()
-
-
 def make_strip(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
                labels: tuple[str, str, str]) -> np.ndarray:
     """The three (H, W, 3) images side by side, 4 px apart, each under a label band;
     returns (H + band, 3W + 8, 3) float32 in [0, 1]."""
     from PIL import Image, ImageDraw
+
+    from mcdenoise.noise import load_font
 
     height, width = clean.shape[:2]
     gap = 4
@@ -193,7 +186,7 @@ def make_strip(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
         strip[band:, x:x + width] = np.clip(image, 0.0, 1.0)
     canvas = Image.fromarray(_quantise(strip, 8))
     draw = ImageDraw.Draw(canvas)
-    font = _font(max(9, band - 5))
+    font = load_font(max(9, band - 5))
     for index, label in enumerate(labels):
         draw.text((index * (width + gap) + 3, 2), label, fill=(0, 0, 0), font=font)
     return np.asarray(canvas, np.float32) / 255.0

@@ -178,7 +178,7 @@ def _add_impulse(image: np.ndarray, occupancy: float,
 
 
 @functools.lru_cache(maxsize=64)
-def _load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError, ImportError):  # Pillow < 10.1, or built without FreeType
@@ -191,7 +191,7 @@ def _render_string(rng: np.random.Generator, font_sizes: tuple[int, int],
     size = int(rng.integers(font_sizes[0], font_sizes[1] + 1))
     length = int(rng.integers(1, max_chars + 1))
     text = "".join(_TEXT_CHARS[i] for i in rng.integers(0, len(_TEXT_CHARS), length))
-    font = _load_font(size)
+    font = load_font(size)
     left, top, right, bottom = font.getbbox(text)
     if right <= left or bottom <= top:
         return np.zeros((0, 0), dtype=bool)
