@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcdenoise import McdenoiseError
+from mcdenoise import McdenoiseError, publish_mode
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ def write_ldr(path: str | os.PathLike, color: np.ndarray, like: LdrImage | None 
     os.close(handle)
     try:
         iio.imwrite(temporary, pixels, plugin="pillow", extension=suffix, **options)
+        publish_mode(temporary)
         os.replace(temporary, path)
     except OSError as exc:
         raise McdenoiseError(f"{path}: cannot write ({exc.strerror or exc})") from None

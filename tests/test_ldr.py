@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import photo
@@ -26,6 +28,9 @@ def test_lossless_types_round_trip_8_bit_exactly(tmp_path, suffix):
     assert np.array_equal(back.color, image.astype(np.float32))
     assert read_provenance(path) == {"k": "v"}
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would, not mkstemp's
 
 
 def test_jpeg_is_close_and_keeps_provenance(tmp_path):
