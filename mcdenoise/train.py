@@ -9,6 +9,8 @@ import logging
 import math
 import os
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,6 +322,30 @@ def train(config: Config, resume_dir: str | Path | None = None,
             torch.distributed.destroy_process_group()
 
 
+class _StopOnCtrlC:
+    """While training, the first Ctrl-C (SIGINT) only asks the loop to stop at the next step;
+    a KeyboardInterrupt raised anywhere could land inside TensorBoard's writer or a
+    checkpoint save and leave the process hanging on their locks at exit. A second Ctrl-C
+    interrupts at once. Outside the main thread signals cannot be caught: nothing changes."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.installed = threading.current_thread() is threading.main_thread()
+        if self.installed:
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous if self.previous is not None
+                          else signal.default_int_handler)
+            self.installed = False
+
+
 def _shared_run_dir(run_dir: Path | None, ranks: Ranks) -> Path:
     """Rank 0's run folder, told to every rank."""
     if ranks.world == 1:
@@ -369,8 +395,11 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
                unit="step", dynamic_ncols=True)
     started, first_step = time.perf_counter(), state.step
     clock = started  # training time (without validation) accumulates in state.seconds
+    interrupted = _StopOnCtrlC()
     try:
         for batch in loader:
+            if interrupted.requested:  # Ctrl-C between steps, never inside a write or a lock
+                raise KeyboardInterrupt
             loss = _train_step(state, batch, loss_fn, config, device)
             state.recent = (state.recent + [loss])[-train_cfg.log_every:]
             bar.update(1)
@@ -405,6 +434,7 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
                     state.step, run_dir)
         raise
     finally:
+        interrupted.restore()
         bar.close()
         if writer is not None:
             writer.close()

@@ -143,6 +143,27 @@ def test_cli_resume_refuses_other_options(tmp_path):
 
 
 @pytest.mark.slow
+def test_ctrl_c_stops_between_steps(tmp_path, monkeypatch):
+    original = train_module._train_step
+    finished = []
+
+    def ctrl_c_during_step_3(state, *args):
+        loss = original(state, *args)
+        if state.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # lands in the middle of the loop's work
+        finished.append(state.step)  # the step's own work is never cut short
+        return loss
+
+    monkeypatch.setattr(train_module, "_train_step", ctrl_c_during_step_3)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path, steps=8), show_progress=False)
+    run_dir = tmp_path / "runs" / "00000-mc-noisy-hdr"
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 3
+    assert finished == [1, 2, 3]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
     config = _config(tmp_path)
     command = [sys.executable, "-m", "mcdenoise", "train", "--config", "tiny", "--data",
