@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from mcdenoise import McdenoiseError, __version__
+from mcdenoise.config import CHOICES
 
 
 class _Group(click.Group):
@@ -136,7 +137,7 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
 @click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
 @click.option("--loss", type=click.Choice(["hdr", "l2", "l1", "smape", "l0"]))
-@click.option("--arch", type=click.Choice(["unet", "red30", "srresnet"]),
+@click.option("--arch", type=click.Choice(CHOICES["model.arch"]),
               help="The network: the U-Net (default), RED30 or SRResNet (model.arch).")
 @click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "
                                               "e.g. gaussian,0,50 (implies LDR images).")
@@ -657,7 +658,7 @@ def experiment_sample_images(out: str) -> None:
                                                           "--minutes).")
 @click.option("--crop", type=click.IntRange(min=16), default=64, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--arch", type=click.Choice(["unet", "red30", "srresnet"]), default="unet",
+@click.option("--arch", type=click.Choice(CHOICES["model.arch"]), default="unet",
               show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
               show_default=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from mcdenoise import McdenoiseError, publish_mode
-
-log = logging.getLogger(__name__)
 
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}

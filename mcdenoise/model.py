@@ -12,7 +12,6 @@ from torch import nn
 from mcdenoise.config import Config, ModelConfig
 from mcdenoise.features import input_channels, inverse_transform
 
-ARCHS = ("unet", "red30", "srresnet")
 # (feature maps, layers) when model.width / model.layers are 0: RED30 has 15 conv and 15
 # mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps
 _ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
