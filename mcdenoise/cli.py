@@ -670,7 +670,13 @@ def experiment_n2n_table(data: str, val_data: str | None, holdout: int, out: str
                          arch: str, device: str, seed: int, sets: tuple[str, ...]) -> None:
     """Train each noise with clean and with noisy targets on one budget; print the PSNR table
     (input, clean targets, noisy targets) next to the paper's, and plot the curves."""
-    from mcdenoise.experiment import TableSettings, check_plotting, format_table, run_table
+    from mcdenoise.experiment import (
+        TableSettings,
+        check_plotting,
+        format_table,
+        run_config,
+        run_table,
+    )
 
     check_plotting()
     chosen = tuple(n.strip().lower() for n in noises.split(",") if n.strip())
@@ -678,8 +684,6 @@ def experiment_n2n_table(data: str, val_data: str | None, holdout: int, out: str
                              noises=chosen, minutes=minutes, steps=steps, crop=crop,
                              batch_size=batch_size, arch=arch, device=device, seed=seed,
                              sets=sets)
-    from mcdenoise.experiment import run_config
-
     for noise in chosen:  # every config checked before hours of training
         run_config(settings, noise, "noisy", 1)
     table = run_table(settings)

@@ -157,7 +157,7 @@ def run_table(settings: TableSettings) -> dict[str, Any]:
             row["input"] = last["psnr_input"]
             row[target] = last["psnr"]
             row[f"{target}_run"] = str(run_dir)
-            row[f"{target}_minutes"] = round(results["last"]["seconds"] / 60, 2)
+            row[f"{target}_minutes"] = round(last["seconds"] / 60, 2)
             row[f"{target}_history"] = [(h["step"], h["psnr"]) for h in results["history"]]
         row["paper"] = list(PAPER[noise])
         rows.append(row)
