@@ -2,6 +2,8 @@
 
     python bench/plot_curves.py runs/00000-n2n-cpu-20min -o docs/training_curve_cpu.png
     python bench/plot_curves.py runs/00000-* runs/00002-* -o docs/compare.png   # several runs
+    python bench/plot_curves.py runs/00003-* runs/00004-*@3600 -o docs/stages.png  # a stage
+        # that continued another run: RUN@STEPS shifts its curves right by STEPS
 
 Needs matplotlib (in the `dev` extra).
 """
@@ -30,15 +32,23 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", nargs="+", metavar="RUN[@STEPS]")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
+    runs = []
+    for spec in args.runs:
+        path, _, offset = spec.partition("@")
+        if not offset.isdigit() and offset:
+            parser.error(f"{spec}: the part after @ must be a step count")
+        runs.append((Path(path), int(offset or 0)))
+    args.runs = [run for run, _ in runs]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for run in args.runs:
+    for run, offset in runs:
+        label = run.name + (f" (from step {offset})" if offset else "")
         steps, values = scalars(run, "val/psnr")
-        left.plot(steps, values, marker="o", label=run.name)
+        left.plot([s + offset for s in steps], values, marker="o", label=label)
         steps, values = scalars(run, "train/loss")
-        right.semilogy(steps, values, label=run.name, alpha=0.8)
+        right.semilogy([s + offset for s in steps], values, label=label, alpha=0.8)
     steps, values = scalars(args.runs[0], "val/psnr_input")
     if values:
         left.axhline(values[0], color="grey", linestyle="--", label="noisy input")
