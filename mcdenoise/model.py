@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mcdenoise.config import Config, ModelConfig
-from mcdenoise.features import input_channels, inverse_transform
+from mcdenoise.config import Config, ConfigError, ModelConfig
+from mcdenoise.features import FEATURE_CHANNELS, input_channels, inverse_transform
 
 # (feature maps, layers) when model.width / model.layers are 0: RED30 has 15 conv and 15
 # mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps
 _ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
+DEMODULATE_EPS = 0.01  # added to the albedo before dividing by it (black surfaces)
 
 
 def _activation(config: ModelConfig) -> nn.Module:
@@ -66,6 +67,7 @@ class Network(nn.Module):
         self.kernel_size = config.kernel_size if config.output == "kernel" else 0
         self.scales = config.kernel_scales if self.kernel_size else 0
         self.transform = transform
+        self.albedo_channel: int | None = None  # set by build_model for model.demodulate
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
@@ -105,7 +107,10 @@ class Network(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         out = self.body(x)
         if self.kernel_size:  # on the padded size: coarse scales need whole 2^s blocks
-            out = self.apply_kernels(out, x[:, :3])
+            albedo = None
+            if self.albedo_channel is not None:
+                albedo = x[:, self.albedo_channel:self.albedo_channel + 3]
+            out = self.apply_kernels(out, x[:, :3], albedo)
         elif self.residual:
             out = out + inverse_transform(x[:, :3], self.transform).to(out.dtype)
         return out[..., :height, :width]
@@ -119,12 +124,18 @@ class Network(nn.Module):
         weights = torch.softmax(logits, dim=1).unsqueeze(1)  # (B, 1, k*k, H, W)
         return (patches * weights).sum(dim=2)
 
-    def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor) -> torch.Tensor:
+    def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
+                      albedo: torch.Tensor | None = None) -> torch.Tensor:
         """Network output (B, scales*k*k + scales-1, H, W) and the transformed color
-        (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1)."""
+        (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
+        With ``albedo`` (B, 3, H, W) the kernels filter color / albedo, and the result is
+        multiplied by the albedo again."""
         k2 = self.kernel_size**2
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
+        if albedo is not None:
+            albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
+            linear = linear / albedo
         result = None
         for scale in reversed(range(self.scales)):  # coarsest first
             logits = out[:, scale * k2:(scale + 1) * k2]
@@ -141,7 +152,7 @@ class Network(nn.Module):
                 coarse = F.interpolate(result, scale_factor=2.0, mode="nearest")
                 filtered = filtered + alpha * (coarse - low)
             result = filtered
-        return result
+        return result if albedo is None else result * albedo
 
 
 class UNet(Network):
@@ -306,5 +317,13 @@ def build_model(config: Config) -> Network:
     networks = {"unet": UNet, "red30": RED30, "srresnet": SRResNet}
     if config.model.arch not in networks:
         raise ValueError(f"unknown architecture {config.model.arch!r}")
-    return networks[config.model.arch](input_channels(config.input), 3, config.model,
-                                       config.input.transform)
+    network = networks[config.model.arch](input_channels(config.input), 3, config.model,
+                                          config.input.transform)
+    if config.model.demodulate:
+        features = config.input.features
+        if config.model.output != "kernel" or "albedo" not in features:
+            raise ConfigError("model.demodulate needs model.output=kernel and the albedo "
+                              "feature")
+        before = features[:features.index("albedo")]
+        network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)
+    return network

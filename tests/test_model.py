@@ -254,3 +254,54 @@ def test_arch_is_checked():
         set_value(config, "model.arch=resnet50")
     with pytest.raises(ConfigError, match="model.width must be >= 0"):
         set_value(config, "model.width=-1")
+
+
+def _checker_input(albedo_first: bool):
+    """A scene of constant irradiance on a checkerboard albedo: color = irradiance x albedo."""
+    import numpy as np
+
+    from mcdenoise.features import transform_color
+    from mcdenoise.model import DEMODULATE_EPS
+
+    yy, xx = np.mgrid[:32, :32]
+    squares = (((yy // 4) + (xx // 4)) % 2)[..., None] == 0
+    albedo = np.where(squares, [0.8, 0.2, 0.1], [0.05, 0.5, 0.9]).astype(np.float32)
+    color = (albedo + DEMODULATE_EPS) * 1.7
+    normal = np.zeros((32, 32, 3), np.float32)
+    planes = [transform_color(color, "tonemap")]
+    planes += [albedo, normal] if albedo_first else [normal, albedo]
+    x = np.concatenate(planes, axis=-1).transpose(2, 0, 1)[None]
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(color).permute(2, 0, 1)
+
+
+@pytest.mark.parametrize("albedo_first", [True, False])
+def test_demodulated_kernels_keep_texture_that_plain_kernels_blur(albedo_first):
+    features = ["albedo", "normal"] if albedo_first else ["normal", "albedo"]
+    x, color = _checker_input(albedo_first)
+    errors = {}
+    for demodulate in (False, True):
+        config = Config()
+        config.input.features = features
+        config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=5,
+                                   kernel_scales=3, demodulate=demodulate)
+        model = build_model(config).eval()
+        torch.nn.init.zeros_(model.out.weight)  # uniform 5x5 kernels at every scale
+        torch.nn.init.zeros_(model.out.bias)
+        with torch.no_grad():
+            errors[demodulate] = (model(x)[0] - color).abs().max().item()
+    assert errors[True] < 1e-4  # the irradiance is flat: averaging it loses nothing
+    assert errors[False] > 0.3  # averaging the color smears the checkerboard
+
+
+def test_demodulate_needs_albedo_and_kernels():
+    from mcdenoise.config import ConfigError
+
+    config = Config()
+    config.input.features = ["normal", "depth"]
+    config.model.demodulate = True
+    with pytest.raises(ConfigError, match="albedo"):
+        build_model(config)
+    config.input.features = ["albedo"]
+    config.model.output = "direct"
+    with pytest.raises(ConfigError, match="kernel"):
+        build_model(config)
