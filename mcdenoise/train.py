@@ -375,6 +375,7 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
         config = Config.from_saved(resume["config"], source=str(run_dir))
     batch_size, total = config.data.batch_size, config.train.steps
+    build_model(config)  # a config the network refuses fails here, before any run folder
     train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
     if resume_dir is None and ranks.main:
         run_dir = new_run_dir(config)

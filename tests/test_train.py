@@ -142,6 +142,17 @@ def test_cli_resume_refuses_other_options(tmp_path):
     assert result.exit_code == 2 and "drop --lr" in result.output
 
 
+def test_a_config_the_network_refuses_fails_before_any_run_folder(tmp_path):
+    make_mc_dataset(tmp_path / "data", scenes=1, size=16)
+    result = CliRunner().invoke(main, [
+        "train", "--hdr", "--no-features", "--data", str(tmp_path / "data"), "--steps", "1",
+        "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "runs"),
+        "--set", "model.demodulate=true"])
+    assert result.exit_code == 1
+    assert "model.demodulate needs" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_between_steps(tmp_path, monkeypatch):
     original = train_module._train_step
