@@ -36,8 +36,9 @@ class ModelConfig:
     # kernel: also filter 2x, 4x, ... box-downsampled copies of the color with their own
     # kernels and blend each coarse result into the finer one (Vogels et al. 2018); 1 = none
     kernel_scales: int = 3
-    # kernel: filter the color divided by the albedo (the irradiance, smooth across texture
-    # edges) and multiply the albedo back (Bako et al. 2017's demodulation); needs albedo
+    # kernel: also filter the color divided by the albedo (the irradiance, smooth across
+    # texture edges) and multiply the albedo back (Bako et al. 2017's demodulation), blended
+    # per pixel with the plain result by a predicted weight; needs the albedo feature
     demodulate: bool = False
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)

@@ -68,11 +68,14 @@ class Network(nn.Module):
         self.scales = config.kernel_scales if self.kernel_size else 0
         self.transform = transform
         self.albedo_channel: int | None = None  # set by build_model for model.demodulate
+        # model.demodulate: one more output channel, the per-pixel weight of the demodulated
+        # result against the plain one
+        self.mix = config.demodulate and self.kernel_size > 0
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            return self.scales * self.kernel_size**2 + self.scales - 1
+            return self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
         return colors
 
     @property
@@ -128,8 +131,9 @@ class Network(nn.Module):
                       albedo: torch.Tensor | None = None) -> torch.Tensor:
         """Network output (B, scales*k*k + scales-1, H, W) and the transformed color
         (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
-        With ``albedo`` (B, 3, H, W) the kernels filter color / albedo, and the result is
-        multiplied by the albedo again."""
+        With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
+        and multiply the albedo back; the last output channel blends that result with the
+        plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
         k2 = self.kernel_size**2
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
@@ -152,7 +156,11 @@ class Network(nn.Module):
                 coarse = F.interpolate(result, scale_factor=2.0, mode="nearest")
                 filtered = filtered + alpha * (coarse - low)
             result = filtered
-        return result if albedo is None else result * albedo
+        if albedo is None:
+            return result
+        plain = self.apply_kernels(out[:, :-1], color_in)  # the same kernels on the color
+        mix = torch.sigmoid(out[:, -1:])
+        return mix * result * albedo + (1 - mix) * plain
 
 
 class UNet(Network):

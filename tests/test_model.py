@@ -278,8 +278,8 @@ def _checker_input(albedo_first: bool):
 def test_demodulated_kernels_keep_texture_that_plain_kernels_blur(albedo_first):
     features = ["albedo", "normal"] if albedo_first else ["normal", "albedo"]
     x, color = _checker_input(albedo_first)
-    errors = {}
-    for demodulate in (False, True):
+    outputs = {}
+    for demodulate, mix_logit in ((False, 0.0), (True, 30.0), (True, -30.0), (True, 0.0)):
         config = Config()
         config.input.features = features
         config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=5,
@@ -287,10 +287,15 @@ def test_demodulated_kernels_keep_texture_that_plain_kernels_blur(albedo_first):
         model = build_model(config).eval()
         torch.nn.init.zeros_(model.out.weight)  # uniform 5x5 kernels at every scale
         torch.nn.init.zeros_(model.out.bias)
+        if demodulate:  # the last channel weighs the demodulated result against the plain
+            torch.nn.init.constant_(model.out.bias[-1:], mix_logit)
         with torch.no_grad():
-            errors[demodulate] = (model(x)[0] - color).abs().max().item()
-    assert errors[True] < 1e-4  # the irradiance is flat: averaging it loses nothing
-    assert errors[False] > 0.3  # averaging the color smears the checkerboard
+            outputs[demodulate, mix_logit] = model(x)[0]
+    plain = outputs[False, 0.0]
+    assert (outputs[True, 30.0] - color).abs().max() < 1e-4  # flat irradiance: nothing lost
+    assert (plain - color).abs().max() > 0.3  # averaging the color smears the checkerboard
+    assert torch.allclose(outputs[True, -30.0], plain, atol=1e-5)
+    assert torch.allclose(outputs[True, 0.0], (color + plain) / 2, atol=1e-4)
 
 
 def test_demodulate_needs_albedo_and_kernels():
