@@ -41,7 +41,6 @@ def main() -> None:
         if not offset.isdigit() and offset:
             parser.error(f"{spec}: the part after @ must be a step count")
         runs.append((Path(path), int(offset or 0)))
-    args.runs = [run for run, _ in runs]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for run, offset in runs:
         label = run.name + (f" (from step {offset})" if offset else "")
@@ -49,16 +48,16 @@ def main() -> None:
         left.plot([s + offset for s in steps], values, marker="o", label=label)
         steps, values = scalars(run, "train/loss")
         right.semilogy([s + offset for s in steps], values, label=label, alpha=0.8)
-    steps, values = scalars(args.runs[0], "val/psnr_input")
+    steps, values = scalars(runs[0][0], "val/psnr_input")
     if values:
         left.axhline(values[0], color="grey", linestyle="--", label="noisy input")
     left.set(xlabel="step", ylabel="tonemapped PSNR (dB)", title="validation")
     left.legend(fontsize=8)
     right.set(xlabel="step", ylabel="loss (mean over log interval)", title="training loss")
-    if len(args.runs) > 1:
+    if len(runs) > 1:
         right.legend(fontsize=8)
     else:
-        figure.suptitle(args.runs[0].name)
+        figure.suptitle(runs[0][0].name)
     figure.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.output, dpi=100)

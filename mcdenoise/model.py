@@ -134,12 +134,19 @@ class Network(nn.Module):
         With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
         and multiply the albedo back; the last output channel blends that result with the
         plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
-        k2 = self.kernel_size**2
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
-        if albedo is not None:
-            albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
-            linear = linear / albedo
+        plain = self._filter_scales(out, linear)
+        if albedo is None:
+            return plain
+        albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
+        demodulated = self._filter_scales(out, linear / albedo) * albedo
+        mix = torch.sigmoid(out[:, -1:])
+        return mix * demodulated + (1 - mix) * plain
+
+    def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
+        """The kernels of every scale applied to ``linear``, blended coarse into fine."""
+        k2 = self.kernel_size**2
         result = None
         for scale in reversed(range(self.scales)):  # coarsest first
             logits = out[:, scale * k2:(scale + 1) * k2]
@@ -156,11 +163,7 @@ class Network(nn.Module):
                 coarse = F.interpolate(result, scale_factor=2.0, mode="nearest")
                 filtered = filtered + alpha * (coarse - low)
             result = filtered
-        if albedo is None:
-            return result
-        plain = self.apply_kernels(out[:, :-1], color_in)  # the same kernels on the color
-        mix = torch.sigmoid(out[:, -1:])
-        return mix * result * albedo + (1 - mix) * plain
+        return result
 
 
 class UNet(Network):
