@@ -46,8 +46,8 @@ def main() -> None:
     import importlib.resources
 
     from mcdenoise.denoise import load_model
-    from mcdenoise.exr import load_frame
     from mcdenoise.features import build_input, frame_stats
+    from mcdenoise.frame import load_frame
 
     denoiser = load_model(args.model, device="cpu")
     sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"

@@ -28,7 +28,7 @@ SIZES = {"1080p": (1080, 1920), "4k": (2160, 3840), "8k": (4320, 7680)}
 def _frame(height: int, width: int) -> dict[str, np.ndarray]:
     import importlib.resources
 
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
 
     sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
     frame = load_frame(str(sample))

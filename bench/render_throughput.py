@@ -19,7 +19,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from mcdenoise.exr import load_frame
+from mcdenoise.frame import load_frame
 from mcdenoise.render.dataset import RenderJob, run_jobs
 
 

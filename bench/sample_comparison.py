@@ -26,7 +26,7 @@ def main() -> None:
 
     from mcdenoise.denoise import load_model
     from mcdenoise.evaluate import save_png
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
     from mcdenoise.metrics import tonemap
     from mcdenoise.oidn import oidn_denoise
 

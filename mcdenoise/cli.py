@@ -596,7 +596,7 @@ def compare(first: str, second: str, ref: str | None, error_map: str | None) -> 
     import numpy as np
 
     from mcdenoise.evaluate import colorize, save_png, scores_of, table
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
 
     frames = {name: load_frame(path).color for name, path in
               (("A", first), ("B", second), ("R", ref)) if path}

@@ -115,7 +115,7 @@ def _cache_key(path: Path) -> str:
 
 def cache_render(path: Path, cache_dir: Path) -> Cached:
     """Decode an EXR once into ``cache_dir`` (reused while the file is unchanged)."""
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
 
     key = _cache_key(path)
     array, meta_path = cache_dir / f"{key}.npy", cache_dir / f"{key}.json"

@@ -401,15 +401,8 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool,
 
 def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
     """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept."""
-    from mcdenoise.exr import (
-        aov_color,
-        find_aov,
-        find_oidn_siblings,
-        frame_from_image,
-        list_layers,
-        with_denoised,
-        with_denoised_aov,
-    )
+    from mcdenoise.frame import aov_color, find_oidn_siblings, frame_from_image
+    from mcdenoise.passes import find_aov, list_layers, with_denoised, with_denoised_aov
 
     path = image.path or Path("<image>")
     layers = [options.layer] if options.layer is not None else list_layers(image) or [None]

@@ -99,7 +99,7 @@ def evaluate(data: str | Path, methods: dict[str, Denoise], use_flip: bool,
     from tqdm import tqdm
 
     from mcdenoise.data import find_renders
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
 
     pairs = []
     for scene, renders in find_renders(data, spp).items():

@@ -1,12 +1,9 @@
-"""OpenEXR input and output: every EXR renderers write, atomic multilayer writes, pass aliases.
+"""OpenEXR input and output: every EXR renderers write, whole and untouched; atomic writes.
 
-This is the only module that imports OpenEXR. It has two layers:
-
-* ``read_exr`` / ``write_exr`` move whole files (every part, channel and header attribute)
-  between disk and an :class:`ExrImage`, untouched, so that other layers pass through;
-* ``load_frame`` finds the buffers a denoiser needs (beauty, albedo, normal, depth, alpha)
-  through one alias table covering Blender 5 (multi-part), older Blender (one part),
-  OIDN-style file sets and generic names, and returns them as a :class:`Frame`.
+This is the only module that imports OpenEXR. ``read_exr`` / ``write_exr`` move whole files
+(every part, channel and header attribute) between disk and an :class:`ExrImage`, so that
+layers mcdenoise does not touch pass through. Which channels are the beauty and the
+features is ``passes.py``'s business; reading them as a denoiser's buffers, ``frame.py``'s.
 """
 
 from __future__ import annotations
@@ -14,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import glob
-import logging
 import os
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +24,6 @@ import numpy as np
 import OpenEXR
 
 from mcdenoise import McdenoiseError, publish_mode
-
-log = logging.getLogger(__name__)
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 _VERSION_DEEP = 0x800
@@ -360,11 +354,6 @@ def expand_paths(items: tuple[str, ...], suffixes: tuple[str, ...] = (".exr",)) 
     return paths
 
 
-
-# ---------------------------------------------------------------------------------------------
-# Channel names and the alias table
-
-
 def split_channel_name(name: str) -> tuple[str, str, str]:
     """``ViewLayer.Combined.R`` -> (layer, pass, channel); ``albedo.R`` -> ('', 'albedo', 'R');
     ``R`` -> ('', '', 'R'). Blender layer names may hold dots (``ViewLayer.001``): the last two
@@ -377,221 +366,8 @@ def split_channel_name(name: str) -> tuple[str, str, str]:
     return ".".join(pieces[:-2]), pieces[-2], pieces[-1]
 
 
-RGB = (("R", "G", "B"),)
-XYZ = (("X", "Y", "Z"), ("R", "G", "B"))
-ONE = (("Z",), ("V",), ("R",), ("Y",), ("*",))  # '*': the pass's only channel
-
-# Candidate passes for each buffer, best first: (pass name, channel sets, normal space).
-# Names compare case-insensitively, except Blender's world-space `Normal` pass, which must
-# never pass for the camera-space `Denoising Normal` nor for a generic normal buffer.
-# `Noisy Image` leads: when present, Cycles has already denoised `Combined`.
-ALIASES: dict[str, tuple[tuple[str, tuple, str | None], ...]] = {
-    "color": (("Noisy Image", RGB, None), ("Combined", RGB, None), ("Beauty", RGB, None),
-              ("Color", RGB, None), ("RGBA", RGB, None), ("RGB", RGB, None),
-              ("Image", RGB, None), ("", RGB, None), ("", (("Y",),), None)),
-    "albedo": (("Denoising Albedo", RGB, None), ("Albedo", RGB, None), ("alb", RGB, None),
-               ("DiffCol", RGB, None), ("Diffuse Color", RGB, None)),
-    "normal": (("Denoising Normal", XYZ, "camera"), ("Ns", XYZ, "unknown"),
-               ("N", XYZ, "unknown"), ("nrm", XYZ, "unknown"), ("=normal", XYZ, "unknown"),
-               ("normals", XYZ, "unknown"), ("=Normal", XYZ, "world")),
-    "depth": (("Denoising Depth", ONE, None), ("Depth", ONE, None), ("Z", ONE, None),
-              ("", (("Z",),), None)),
-    # Alpha comes first from the beauty pass's own A channel (see _beauty_alpha).
-    "alpha": (("Alpha", ONE, None),),
-}
-BUFFERS = tuple(ALIASES)
-BUFFER_CHANNELS = {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "alpha": 1}
-# OIDN's training sets keep one buffer per file: X.hdr.exr, X.alb.exr, X.nrm.exr.
-OIDN_SUFFIXES = {"color": (".hdr.exr", ".ldr.exr"), "albedo": (".alb.exr",),
-                 "normal": (".nrm.exr",)}
-
-
-@dataclass(frozen=True)
-class BufferSource:
-    """Where a buffer was found: the file and its channels (``part`` index for each)."""
-
-    path: Path | None
-    channels: tuple[str, ...]
-    parts: tuple[int, ...]
-    pass_name: str
-    normal_space: str | None = None
-
-    def describe(self) -> str:
-        letters = ",".join(split_channel_name(c)[2] for c in self.channels)
-        where = f" in {self.path.name}" if self.path is not None else ""
-        label = self.pass_name or "(no pass name)"
-        space = f" ({self.normal_space} space)" if self.normal_space else ""
-        return f"{label} [{letters}]{where}{space}"
-
-
-def _pass_index(image: ExrImage) -> dict[tuple[str, str], dict[str, tuple[int, str]]]:
-    """(layer, pass) -> {channel letter: (part index, full name)}, in file order."""
-    index: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
-    for part_index, name in image.channel_names():
-        layer, pass_name, letter = split_channel_name(name)
-        index.setdefault((layer, pass_name), {})[letter] = (part_index, name)
-    return index
-
-
-def _pass_matches(candidate: str, pass_name: str) -> bool:
-    if candidate.startswith("="):
-        return candidate[1:] == pass_name
-    return candidate.lower() == pass_name.lower()
-
-
-def _pick_channels(found: dict[str, tuple[int, str]], channel_sets: tuple) -> list | None:
-    by_letter = {letter.upper(): entry for letter, entry in found.items()}
-    for letters in channel_sets:
-        if letters == ("*",):
-            if len(found) == 1:
-                return list(found.values())
-            continue
-        if all(letter in by_letter for letter in letters):
-            return [by_letter[letter] for letter in letters]
-    return None
-
-
-def _find_buffer(image: ExrImage, layer: str, buffer: str) -> BufferSource | None:
-    passes = _pass_index(image)
-    for candidate, channel_sets, space in ALIASES[buffer]:
-        for (pass_layer, pass_name), found in passes.items():
-            if pass_layer != layer or not _pass_matches(candidate, pass_name):
-                continue
-            picked = _pick_channels(found, channel_sets)
-            if picked is not None:
-                return BufferSource(image.path, tuple(n for _, n in picked),
-                                    tuple(i for i, _ in picked), pass_name, space)
-    return None
-
-
-def list_layers(image: ExrImage) -> list[str]:
-    """View layers that hold a beauty pass, in file order ('' for files without layers)."""
-    layers = []
-    for layer, _ in _pass_index(image):
-        if layer not in layers and _find_buffer(image, layer, "color") is not None:
-            layers.append(layer)
-    return layers
-
-
-def _normal_space_of(pass_name: str) -> str:
-    for candidate, _, space in ALIASES["normal"]:
-        if _pass_matches(candidate, pass_name):
-            return space or "unknown"
-    return "unknown"
-
-
-def _find_override(image: ExrImage, layer: str, buffer: str, spec: str) -> BufferSource:
-    """An explicit choice: 'a.R,a.G,a.B' (full channel names) or a pass ('Denoising Albedo'
-    in the chosen layer, or with its layer: 'ViewLayer.Denoising Albedo')."""
-    path = image.path or Path("<image>")
-    count = BUFFER_CHANNELS[buffer]
-    where = {name: index for index, name in image.channel_names()}
-    if "," in spec or spec in where:
-        names = tuple(n.strip() for n in spec.split(","))
-        missing = [n for n in names if n not in where]
-        if missing:
-            raise ExrError(path, f"requested {buffer} channel '{missing[0]}' is not in the file")
-        if len(names) != count:
-            raise ExrError(path, f"{buffer} needs {count} channel(s), got {len(names)}")
-        pass_name = split_channel_name(names[0])[1]
-        space = _normal_space_of(pass_name) if buffer == "normal" else None
-        return BufferSource(image.path, names, tuple(where[n] for n in names), pass_name, space)
-    sets = {"color": RGB, "albedo": RGB, "normal": XYZ}.get(buffer, ONE)
-    for (pass_layer, pass_name), found in _pass_index(image).items():
-        full = ".".join(p for p in (pass_layer, pass_name) if p)
-        if spec == full or (pass_layer == layer and spec == pass_name):
-            picked = _pick_channels(found, sets)
-            if picked is None:
-                raise ExrError(path, f"pass '{spec}' has no usable {buffer} channels "
-                                     f"({', '.join(found)})")
-            space = _normal_space_of(pass_name) if buffer == "normal" else None
-            return BufferSource(image.path, tuple(n for _, n in picked),
-                                tuple(i for i, _ in picked), pass_name, space)
-    raise ExrError(path, f"requested {buffer} pass '{spec}' is not in the file")
-
-
-def find_buffers(image: ExrImage, layer: str | None = None,
-                 overrides: Mapping[str, str] | None = None) -> tuple[str, dict]:
-    """Resolve (layer, {buffer: BufferSource}) for one view layer, by names only.
-
-    ``layer`` None picks the first layer holding a beauty; ``overrides`` maps a buffer name
-    (color, albedo, normal, depth, alpha) to explicit channels or a pass (see _find_override).
-    """
-    path = image.path or Path("<image>")
-    overrides = dict(overrides or {})
-    unknown = set(overrides) - set(BUFFERS)
-    if unknown:
-        raise ExrError(path, f"unknown buffer '{sorted(unknown)[0]}' (one of {', '.join(BUFFERS)})")
-    layers = list_layers(image)
-    if layer is None:
-        if not layers and "color" not in overrides:
-            names = ", ".join(name for _, name in image.channel_names()[:12])
-            raise ExrError(path, f"no beauty (RGB) channels found; channels: {names}")
-        layer = layers[0] if layers else ""
-    elif layer not in {key[0] for key in _pass_index(image)}:
-        shown = ", ".join(repr(name) for name in layers) or "none"
-        raise ExrError(path, f"view layer '{layer}' is not in the file (layers: {shown})")
-    sources = {}
-    if "color" not in overrides and _find_buffer(image, layer, "color") is None:
-        raise ExrError(path, f"view layer '{layer}' has no beauty (RGB) channels")
-    for buffer in BUFFERS:
-        if buffer in overrides:
-            sources[buffer] = _find_override(image, layer, buffer, overrides[buffer])
-        else:
-            found = None
-            if buffer == "alpha":
-                found = _beauty_alpha(image, layer, sources["color"])
-            found = found or _find_buffer(image, layer, buffer)
-            if found is not None:
-                sources[buffer] = found
-    return layer, sources
-
-
-def _beauty_alpha(image: ExrImage, layer: str, color: BufferSource) -> BufferSource | None:
-    """The beauty pass's own A channel (Combined.A, Noisy Image.A, plain A)."""
-    found = _pass_index(image).get((layer, color.pass_name), {})
-    for letter, (part_index, name) in found.items():
-        if letter.upper() == "A":
-            return BufferSource(image.path, (name,), (part_index,), color.pass_name)
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
-# Frames: the buffers a denoiser reads, in display-window coordinates
-
-
-@dataclass
-class Frame:
-    """One render's buffers, placed into the display window, sanitised, plus the whole file.
-
-    ``image`` keeps every part, channel and attribute of the file as read, for pass-through.
-    ``notes`` lists what was repaired or is suspicious (NaN/Inf counts, colour space).
-    """
-
-    path: Path
-    image: ExrImage
-    layer: str
-    color: np.ndarray  # (H, W, 3) float32, linear HDR, finite, >= 0
-    albedo: np.ndarray | None = None  # (H, W, 3) float32, finite
-    normal: np.ndarray | None = None  # (H, W, 3) float32, finite
-    depth: np.ndarray | None = None  # (H, W) float32, finite
-    alpha: np.ndarray | None = None  # (H, W) float32, finite
-    sources: dict[str, BufferSource] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def height(self) -> int:
-        return self.color.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.color.shape[1]
-
-    @property
-    def normal_space(self) -> str | None:
-        """'camera' (Blender's Denoising Normal), 'world' (Blender's Normal pass), 'unknown'."""
-        source = self.sources.get("normal")
-        return source.normal_space if source else None
+# Display and data windows
 
 
 def place_in_display_window(image: ExrImage, part_index: int, name: str) -> np.ndarray:
@@ -614,118 +390,7 @@ def place_in_display_window(image: ExrImage, part_index: int, name: str) -> np.n
     return out
 
 
-def _gather(image: ExrImage, source: BufferSource) -> np.ndarray:
-    pairs = zip(source.parts, source.channels, strict=True)
-    planes = [place_in_display_window(image, index, name) for index, name in pairs]
-    return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
-
-
-def _sanitise(label: str, values: np.ndarray, notes: list[str], clamp_negative: bool = False):
-    """Replace NaN/±Inf (and negatives for the beauty) by 0, counting what was replaced."""
-    nan = int(np.count_nonzero(np.isnan(values)))
-    inf = int(np.count_nonzero(np.isinf(values)))
-    negative = int(np.count_nonzero(values < 0)) if clamp_negative else 0
-    if nan or inf or negative:
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-        if clamp_negative:
-            np.maximum(values, 0.0, out=values)
-        counts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "±Inf"), (negative,
-                  "negative")) if n]
-        notes.append(f"{label}: {', '.join(counts)} value(s) set to 0")
-    return values
-
-
-def _colour_note(header: Mapping[str, Any]) -> str | None:
-    """A warning when the beauty is not in Rec.709 primaries (the model's training space)."""
-    chroma = header.get("chromaticities")
-    if chroma is not None:
-        values = tuple(float(v) for v in chroma)
-        if max(abs(a - b) for a, b in zip(values, REC709_CHROMATICITIES, strict=True)) > 2e-3:
-            shown = ", ".join(f"{v:.3f}" for v in values)
-            return (f"colour primaries ({shown}) are not Rec.709; the model was trained on "
-                    "Rec.709 renders")
-    interop = header.get("colorInteropID")
-    if isinstance(interop, str) and interop and "rec709" not in interop and interop != "data":
-        return (f"colour space '{interop}' is not Rec.709; the model was trained on Rec.709 "
-                "renders")
-    return None
-
-
-def frame_from_image(image: ExrImage, layer: str | None = None,
-                     overrides: Mapping[str, str] | None = None,
-                     extra: Mapping[str, tuple[ExrImage, BufferSource]] | None = None) -> Frame:
-    """Build a Frame from an image already read (see load_frame for the arguments)."""
-    path = image.path or Path("<image>")
-    layer, sources = find_buffers(image, layer, overrides)
-    notes: list[str] = []
-    buffers: dict[str, np.ndarray] = {}
-    for buffer, source in sources.items():
-        buffers[buffer] = _gather(image, source)
-    for buffer, (other, source) in (extra or {}).items():
-        if buffer in sources:
-            continue
-        if other.size != image.size:
-            raise ExrError(other.path or path, f"{buffer} buffer is {other.size[0]}x"
-                           f"{other.size[1]} but the beauty is {image.size[0]}x{image.size[1]}")
-        sources[buffer] = source
-        buffers[buffer] = _gather(other, source)
-    color = buffers.pop("color")
-    if color.ndim == 2:  # luminance-only (Y) image
-        color = np.repeat(color[..., None], 3, axis=-1)
-    color = _sanitise("beauty", color, notes, clamp_negative=True)
-    for buffer in list(buffers):
-        buffers[buffer] = _sanitise(buffer, buffers[buffer], notes)
-    colour = _colour_note(image.parts[sources["color"].parts[0]].header)
-    if colour:
-        notes.append(colour)
-    if sources.get("normal") and sources["normal"].normal_space == "world":
-        notes.append("normal: Blender's world-space Normal pass (the model expects the "
-                     "camera-space Denoising Normal)")
-    return Frame(path, image, layer, color, sources=sources, notes=notes, **buffers)
-
-
-def find_oidn_siblings(path: Path) -> dict[str, tuple[ExrImage, BufferSource]]:
-    """Feature files beside an OIDN-style beauty file (X.hdr.exr -> X.alb.exr, X.nrm.exr)."""
-    lower = path.name.lower()
-    stem = next((path.name[: -len(s)] for s in OIDN_SUFFIXES["color"] if lower.endswith(s)),
-                None)
-    extra: dict[str, tuple[ExrImage, BufferSource]] = {}
-    if stem is None:
-        return extra
-    for buffer in ("albedo", "normal"):
-        sibling = path.with_name(stem + OIDN_SUFFIXES[buffer][0])
-        if sibling.exists():
-            other = read_exr(sibling)
-            source = _find_buffer(other, "", "color")
-            if source is None:
-                raise ExrError(sibling, f"no RGB channels for the {buffer} buffer")
-            space = "unknown" if buffer == "normal" else None
-            extra[buffer] = (other, BufferSource(sibling, source.channels, source.parts,
-                                                 source.pass_name, space))
-    return extra
-
-
-def load_frame(path: str | os.PathLike, layer: str | None = None,
-               overrides: Mapping[str, str] | None = None) -> Frame:
-    """Read an EXR and find its beauty, albedo, normal, depth and alpha.
-
-    ``layer`` picks a view layer (default: the first holding a beauty). ``overrides`` maps a
-    buffer to explicit channels ('a.R,a.G,a.B') or a pass name. Features missing from the
-    file are None; OIDN-style sibling files (X.alb.exr, X.nrm.exr) are used when present.
-    """
-    path = Path(path)
-    image = read_exr(path)
-    frame = frame_from_image(image, layer, overrides, extra=find_oidn_siblings(path))
-    for note in frame.notes:
-        log.warning("%s: %s", path, note)
-    return frame
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing a denoised beauty back
-
-
-def _from_display_window(part: ExrPart, name: str, plane: np.ndarray) -> np.ndarray:
+def place_in_data_window(part: ExrPart, name: str, plane: np.ndarray) -> np.ndarray:
     """A (H, W) display-window plane written over a channel's data window (overscan kept)."""
     original = part.channels[name].pixels
     out = original.astype(np.float32, copy=True)
@@ -738,118 +403,3 @@ def _from_display_window(part: ExrPart, name: str, plane: np.ndarray) -> np.ndar
     if original.dtype == np.float16:
         return np.clip(out, -_HALF_MAX, _HALF_MAX).astype(np.float16)
     return out.astype(original.dtype)
-
-
-def _copy_structure(image: ExrImage) -> ExrImage:
-    parts = [ExrPart(p.name, dict(p.channels), dict(p.header)) for p in image.parts]
-    return ExrImage(parts, image.multipart, image.path)
-
-
-def _combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
-    """Cycles' (already denoised) Combined next to a Noisy Image, where ours goes."""
-    found = _pass_index(image).get((layer, "Combined"))
-    picked = _pick_channels(found, RGB) if found else None
-    if not picked:
-        return None
-    return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
-                        "Combined")
-
-
-def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: bool = True,
-                  attributes: Mapping[str, str] | None = None) -> ExrImage:
-    """A copy of ``image`` with the denoised beauty of ``frame.layer`` written in.
-
-    color: (H, W, 3) linear, display window. The denoised beauty takes the channel names of
-    the input beauty; the noisy one is kept as ``<layer>.Noisy Image`` (its own part in a
-    multi-part file) unless ``keep_noisy`` is False. When the input's beauty already was a
-    Noisy Image (Cycles denoised Combined), ours replaces Combined and the Noisy Image stays.
-    Every other channel, part and attribute is unchanged; ``attributes`` go on every part.
-    """
-    out = _copy_structure(image)
-    source = frame.sources["color"]
-    noisy_name = "Noisy Image"
-    target = source
-    if source.pass_name == noisy_name:
-        target = _combined_beside(image, frame.layer) or source
-    _write_color(out, target, color)
-    if keep_noisy and target is source:
-        names = list(source.channels)
-        alpha = frame.sources.get("alpha")
-        if alpha and alpha.pass_name == source.pass_name:
-            names.append(alpha.channels[0])
-        _add_noisy_copy(image, out, names, frame.layer, noisy_name)
-    elif not keep_noisy and target is not source:
-        _drop_pass(out, frame.layer, noisy_name)
-    for part in out.parts:
-        part.header.update(attributes or {})
-    return out
-
-
-def find_aov(image: ExrImage, layer: str, pass_name: str) -> BufferSource:
-    """An AOV pass's RGB channels in a view layer (e.g. 'DiffDir', a light group)."""
-    found = _pass_index(image).get((layer, pass_name))
-    picked = _pick_channels(found, RGB) if found else None
-    if not picked:
-        passes = sorted({p for (lay, p) in _pass_index(image) if lay == layer and p})
-        raise ExrError(image.path or Path("<image>"), f"no RGB pass '{pass_name}' in view "
-                       f"layer '{layer}' (passes: {', '.join(passes)})")
-    return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
-                        pass_name)
-
-
-def aov_color(image: ExrImage, source: BufferSource) -> np.ndarray:
-    """(H, W, 3) float32 of an AOV over the display window, NaN/Inf/negatives set to 0."""
-    return _sanitise(source.pass_name, _gather(image, source), [], clamp_negative=True)
-
-
-def with_denoised_aov(image: ExrImage, layer: str, source: BufferSource, color: np.ndarray,
-                      keep_noisy: bool = True) -> ExrImage:
-    """A copy of ``image`` with a denoised AOV written under its own channel names; the
-    noisy AOV is kept as ``<layer>.<pass> Noisy`` unless ``keep_noisy`` is False."""
-    out = _copy_structure(image)
-    _write_color(out, source, color)
-    if keep_noisy:
-        _add_noisy_copy(image, out, list(source.channels), layer, f"{source.pass_name} Noisy")
-    return out
-
-
-def _write_color(out: ExrImage, target: BufferSource, color: np.ndarray) -> None:
-    planes = [color[..., i] for i in range(3)]
-    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
-        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
-    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
-        part = out.parts[part_index]
-        part.channels[name] = ExrChannel(_from_display_window(part, name, plane),
-                                         *_sampling(part.channels[name]))
-
-
-def _sampling(channel: ExrChannel) -> tuple[int, int, bool]:
-    return channel.x_sampling, channel.y_sampling, channel.p_linear
-
-
-def _add_noisy_copy(image: ExrImage, out: ExrImage, names: list[str], layer: str,
-                    noisy_name: str) -> None:
-    """The original pixels of ``names`` again, as pass ``noisy_name`` of ``layer``."""
-    prefix = f"{layer}." if layer else ""
-    copies = {}
-    for name in names:
-        part_index = next(i for i, n in image.channel_names() if n == name)
-        letter = split_channel_name(name)[2]
-        copies[f"{prefix}{noisy_name}.{letter}"] = (part_index, image.parts[part_index]
-                                                    .channels[name])
-    if image.multipart:
-        first = image.parts[copies[next(iter(copies))][0]]
-        header = {k: v for k, v in first.header.items() if k != "name"}
-        out.parts.append(ExrPart(f"{prefix}{noisy_name}", {n: c for n, (_, c) in copies.items()},
-                                 header))
-    else:
-        for name, (part_index, channel) in copies.items():
-            out.parts[part_index].channels[name] = channel
-
-
-def _drop_pass(out: ExrImage, layer: str, pass_name: str) -> None:
-    for part in out.parts:
-        for name in list(part.channels):
-            if split_channel_name(name)[:2] == (layer, pass_name):
-                del part.channels[name]
-    out.parts = [p for p in out.parts if p.channels]

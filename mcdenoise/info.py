@@ -8,15 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from mcdenoise.exr import (
-    BUFFERS,
-    ExrImage,
-    find_oidn_siblings,
-    frame_from_image,
-    list_layers,
-    read_exr,
-    split_channel_name,
-)
+from mcdenoise.exr import ExrImage, read_exr, split_channel_name
+from mcdenoise.frame import find_oidn_siblings, frame_from_image
+from mcdenoise.passes import BUFFERS, list_layers
 
 
 def _jsonable(value: Any) -> Any:

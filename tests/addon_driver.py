@@ -23,7 +23,8 @@ SIZE, SPP, REFERENCE_SPP = (64, 48), 4, 256
 
 import bpy  # noqa: E402  (after the BLENDER_USER_* variables the caller set)
 
-from mcdenoise.exr import load_frame, place_in_display_window, read_exr  # noqa: E402
+from mcdenoise.exr import place_in_display_window, read_exr  # noqa: E402
+from mcdenoise.frame import load_frame  # noqa: E402
 from mcdenoise.render.cycles import configure_cycles  # noqa: E402
 from mcdenoise.render.sample import build_sample_scene  # noqa: E402
 

@@ -18,6 +18,11 @@ def window(width: int, height: int, x0: int = 0, y0: int = 0):
     return (np.array([x0, y0], np.int32), np.array([x0 + width - 1, y0 + height - 1], np.int32))
 
 
+def rgb_planes(rng, height: int = 19, width: int = 37, dtype=np.float32) -> dict[str, np.ndarray]:
+    """Random R, G, B planes in [0, 4): the beauty of a plain one-layer file."""
+    return {c: (rng.random((height, width)) * 4).astype(dtype) for c in "RGB"}
+
+
 def write_raw(path: Path, channels: dict[str, np.ndarray], header: dict | None = None,
               parts: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
     """Write an EXR straight through the bindings (not through mcdenoise)."""

@@ -105,7 +105,7 @@ def test_thread_task_catches_errors():
 
 
 def test_inprocess_request_denoises_a_file(tmp_path):
-    from mcdenoise.exr import load_frame
+    from mcdenoise.frame import load_frame
 
     sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
     target = tmp_path / "out.exr"

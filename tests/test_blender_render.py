@@ -10,7 +10,8 @@ import textwrap
 
 import pytest
 
-from mcdenoise.exr import load_frame, read_exr, write_exr
+from mcdenoise.exr import read_exr, write_exr
+from mcdenoise.frame import load_frame
 from mcdenoise.info import describe_file
 
 pytestmark = pytest.mark.blender

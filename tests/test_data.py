@@ -122,12 +122,12 @@ def test_cache_is_reused_while_files_are_unchanged(tmp_path, monkeypatch):
     build_datasets(_config(tmp_path), length=1)
     cached = sorted((tmp_path / ".mcdenoise-cache").glob("*.npy"))
     assert len(cached) == 2  # the reference is not needed for noisy targets
-    import mcdenoise.exr
+    import mcdenoise.frame
 
     def fail(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(mcdenoise.exr, "load_frame", fail)
+    monkeypatch.setattr(mcdenoise.frame, "load_frame", fail)
     train, _ = build_datasets(_config(tmp_path), length=1)
     assert train[0]["input"].shape == (10, 16, 16)
 

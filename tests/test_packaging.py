@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from mcdenoise.exr import load_frame
+from mcdenoise.frame import load_frame
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from mcdenoise.exr import load_frame
+from mcdenoise.frame import load_frame
 from mcdenoise.render.procedural import SCENE_KINDS, scene_kind
 
 BUILD = textwrap.dedent("""

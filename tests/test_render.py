@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from mcdenoise import McdenoiseError
 from mcdenoise.cli import main, parse_int_list
 from mcdenoise.data import find_renders, make_pairs
-from mcdenoise.exr import load_frame
+from mcdenoise.frame import load_frame
 from mcdenoise.render import dataset
 from mcdenoise.render.dataset import RenderJob, cycles_seed, render_plan
 

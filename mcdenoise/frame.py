@@ -1,0 +1,170 @@
+"""Frames: the buffers a denoiser reads from an EXR (beauty, albedo, normal, depth, alpha),
+placed in the display window and sanitised, with the whole file kept for pass-through."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcdenoise.exr import (
+    REC709_CHROMATICITIES,
+    ExrError,
+    ExrImage,
+    place_in_display_window,
+    read_exr,
+)
+from mcdenoise.passes import OIDN_SUFFIXES, BufferSource, find_buffer, find_buffers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Frame:
+    """One render's buffers, placed into the display window, sanitised, plus the whole file.
+
+    ``image`` keeps every part, channel and attribute of the file as read, for pass-through.
+    ``notes`` lists what was repaired or is suspicious (NaN/Inf counts, colour space).
+    """
+
+    path: Path
+    image: ExrImage
+    layer: str
+    color: np.ndarray  # (H, W, 3) float32, linear HDR, finite, >= 0
+    albedo: np.ndarray | None = None  # (H, W, 3) float32, finite
+    normal: np.ndarray | None = None  # (H, W, 3) float32, finite
+    depth: np.ndarray | None = None  # (H, W) float32, finite
+    alpha: np.ndarray | None = None  # (H, W) float32, finite
+    sources: dict[str, BufferSource] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return self.color.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.color.shape[1]
+
+    @property
+    def normal_space(self) -> str | None:
+        """'camera' (Blender's Denoising Normal), 'world' (Blender's Normal pass), 'unknown'."""
+        source = self.sources.get("normal")
+        return source.normal_space if source else None
+
+
+def _gather(image: ExrImage, source: BufferSource) -> np.ndarray:
+    pairs = zip(source.parts, source.channels, strict=True)
+    planes = [place_in_display_window(image, index, name) for index, name in pairs]
+    return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
+
+
+def _sanitise(label: str, values: np.ndarray, notes: list[str], clamp_negative: bool = False):
+    """Replace NaN/±Inf (and negatives for the beauty) by 0, counting what was replaced."""
+    nan = int(np.count_nonzero(np.isnan(values)))
+    inf = int(np.count_nonzero(np.isinf(values)))
+    negative = int(np.count_nonzero(values < 0)) if clamp_negative else 0
+    if nan or inf or negative:
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        if clamp_negative:
+            np.maximum(values, 0.0, out=values)
+        counts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "±Inf"), (negative,
+                  "negative")) if n]
+        notes.append(f"{label}: {', '.join(counts)} value(s) set to 0")
+    return values
+
+
+def _colour_note(header: Mapping[str, Any]) -> str | None:
+    """A warning when the beauty is not in Rec.709 primaries (the model's training space)."""
+    chroma = header.get("chromaticities")
+    if chroma is not None:
+        values = tuple(float(v) for v in chroma)
+        if max(abs(a - b) for a, b in zip(values, REC709_CHROMATICITIES, strict=True)) > 2e-3:
+            shown = ", ".join(f"{v:.3f}" for v in values)
+            return (f"colour primaries ({shown}) are not Rec.709; the model was trained on "
+                    "Rec.709 renders")
+    interop = header.get("colorInteropID")
+    if isinstance(interop, str) and interop and "rec709" not in interop and interop != "data":
+        return (f"colour space '{interop}' is not Rec.709; the model was trained on Rec.709 "
+                "renders")
+    return None
+
+
+def frame_from_image(image: ExrImage, layer: str | None = None,
+                     overrides: Mapping[str, str] | None = None,
+                     extra: Mapping[str, tuple[ExrImage, BufferSource]] | None = None) -> Frame:
+    """Build a Frame from an image already read (see load_frame for the arguments)."""
+    path = image.path or Path("<image>")
+    layer, sources = find_buffers(image, layer, overrides)
+    notes: list[str] = []
+    buffers: dict[str, np.ndarray] = {}
+    for buffer, source in sources.items():
+        buffers[buffer] = _gather(image, source)
+    for buffer, (other, source) in (extra or {}).items():
+        if buffer in sources:
+            continue
+        if other.size != image.size:
+            raise ExrError(other.path or path, f"{buffer} buffer is {other.size[0]}x"
+                           f"{other.size[1]} but the beauty is {image.size[0]}x{image.size[1]}")
+        sources[buffer] = source
+        buffers[buffer] = _gather(other, source)
+    color = buffers.pop("color")
+    if color.ndim == 2:  # luminance-only (Y) image
+        color = np.repeat(color[..., None], 3, axis=-1)
+    color = _sanitise("beauty", color, notes, clamp_negative=True)
+    for buffer in list(buffers):
+        buffers[buffer] = _sanitise(buffer, buffers[buffer], notes)
+    colour = _colour_note(image.parts[sources["color"].parts[0]].header)
+    if colour:
+        notes.append(colour)
+    if sources.get("normal") and sources["normal"].normal_space == "world":
+        notes.append("normal: Blender's world-space Normal pass (the model expects the "
+                     "camera-space Denoising Normal)")
+    return Frame(path, image, layer, color, sources=sources, notes=notes, **buffers)
+
+
+def find_oidn_siblings(path: Path) -> dict[str, tuple[ExrImage, BufferSource]]:
+    """Feature files beside an OIDN-style beauty file (X.hdr.exr -> X.alb.exr, X.nrm.exr)."""
+    lower = path.name.lower()
+    stem = next((path.name[: -len(s)] for s in OIDN_SUFFIXES["color"] if lower.endswith(s)),
+                None)
+    extra: dict[str, tuple[ExrImage, BufferSource]] = {}
+    if stem is None:
+        return extra
+    for buffer in ("albedo", "normal"):
+        sibling = path.with_name(stem + OIDN_SUFFIXES[buffer][0])
+        if sibling.exists():
+            other = read_exr(sibling)
+            source = find_buffer(other, "", "color")
+            if source is None:
+                raise ExrError(sibling, f"no RGB channels for the {buffer} buffer")
+            space = "unknown" if buffer == "normal" else None
+            extra[buffer] = (other, BufferSource(sibling, source.channels, source.parts,
+                                                 source.pass_name, space))
+    return extra
+
+
+def load_frame(path: str | os.PathLike, layer: str | None = None,
+               overrides: Mapping[str, str] | None = None) -> Frame:
+    """Read an EXR and find its beauty, albedo, normal, depth and alpha.
+
+    ``layer`` picks a view layer (default: the first holding a beauty). ``overrides`` maps a
+    buffer to explicit channels ('a.R,a.G,a.B') or a pass name. Features missing from the
+    file are None; OIDN-style sibling files (X.alb.exr, X.nrm.exr) are used when present.
+    """
+    path = Path(path)
+    image = read_exr(path)
+    frame = frame_from_image(image, layer, overrides, extra=find_oidn_siblings(path))
+    for note in frame.notes:
+        log.warning("%s: %s", path, note)
+    return frame
+
+
+def aov_color(image: ExrImage, source: BufferSource) -> np.ndarray:
+    """(H, W, 3) float32 of an AOV over the display window, NaN/Inf/negatives set to 0."""
+    return _sanitise(source.pass_name, _gather(image, source), [], clamp_negative=True)
