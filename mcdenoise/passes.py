@@ -102,6 +102,7 @@ def _pick_channels(found: dict[str, tuple[int, str]], channel_sets: tuple) -> li
 
 
 def find_buffer(image: ExrImage, layer: str, buffer: str) -> BufferSource | None:
+    """The alias table's best candidate for ``buffer`` in view ``layer``, or None."""
     passes = _pass_index(image)
     for candidate, channel_sets, space in ALIASES[buffer]:
         for (pass_layer, pass_name), found in passes.items():
