@@ -40,10 +40,6 @@ class ModelConfig:
     # texture edges) and multiply the albedo back (Bako et al. 2017's demodulation), blended
     # per pixel with the plain result by a predicted weight; needs the albedo feature
     demodulate: bool = False
-    # demodulate: "shared" kernels filter the plain and the demodulated color; "own" gives
-    # the demodulated color kernels and scale weights of its own (irradiance wants wide
-    # kernels that cross texture edges, the plain color narrow ones that stop at them)
-    demodulate_kernels: str = "shared"
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0
@@ -143,7 +139,6 @@ CHOICES = {
     "model.norm": ("before", "after", "none"),
     "model.activation": ("leaky_relu", "elu"),
     "model.output": ("direct", "kernel"),
-    "model.demodulate_kernels": ("shared", "own"),
     "input.transform": ("tonemap", "log", "none"),
     "data.kind": ("mc", "images"),
     "data.target": ("noisy", "clean", "both"),

@@ -69,19 +69,13 @@ class Network(nn.Module):
         self.transform = transform
         self.albedo_channel: int | None = None  # set by build_model for model.demodulate
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
-        # result against the plain one; with demodulate_kernels=own also a second filter set
+        # result against the plain one
         self.mix = config.demodulate and self.kernel_size > 0
-        self.filter_sets = 2 if self.mix and config.demodulate_kernels == "own" else 1
-
-    @property
-    def filter_channels(self) -> int:
-        """Output channels of one filter set: every scale's logits, the scale weights."""
-        return self.scales * self.kernel_size**2 + self.scales - 1
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            return self.filter_sets * self.filter_channels + int(self.mix)
+            return self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
         return colors
 
     @property
@@ -135,27 +129,23 @@ class Network(nn.Module):
 
     def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
                       albedo: torch.Tensor | None = None) -> torch.Tensor:
-        """Network output (B, out_channels(), H, W) and the transformed color (B, 3, H, W)
-        -> the filtered linear color. H, W must be multiples of 2^(scales-1).
-        With ``albedo`` (B, 3, H, W) (model.demodulate) kernels also filter color / albedo
-        (the first filter set's, or with two sets the second's) and multiply the albedo
-        back; the last output channel blends that result with the plain one per pixel
-        (where the albedo is noisy or dark, plain filtering is safer)."""
+        """Network output (B, scales*k*k + scales-1, H, W) and the transformed color
+        (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
+        With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
+        and multiply the albedo back; the last output channel blends that result with the
+        plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
-        n = self.filter_channels
-        plain = self._filter_scales(out[:, :n], linear)
+        plain = self._filter_scales(out, linear)
         if albedo is None:
             return plain
         albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
-        second = out[:, (self.filter_sets - 1) * n:self.filter_sets * n]
-        demodulated = self._filter_scales(second, linear / albedo) * albedo
+        demodulated = self._filter_scales(out, linear / albedo) * albedo
         mix = torch.sigmoid(out[:, -1:])
         return mix * demodulated + (1 - mix) * plain
 
     def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
-        """One filter set (B, filter_channels, H, W): the kernels of every scale applied to
-        ``linear`` (B, 3, H, W), blended coarse into fine."""
+        """The kernels of every scale applied to ``linear``, blended coarse into fine."""
         k2 = self.kernel_size**2
         result = None
         for scale in reversed(range(self.scales)):  # coarsest first
@@ -340,8 +330,6 @@ def build_model(config: Config) -> Network:
         raise ValueError(f"unknown architecture {config.model.arch!r}")
     network = networks[config.model.arch](input_channels(config.input), 3, config.model,
                                           config.input.transform)
-    if config.model.demodulate_kernels != "shared" and not config.model.demodulate:
-        raise ConfigError("model.demodulate_kernels=own needs model.demodulate=true")
     if config.model.demodulate:
         features = config.input.features
         if config.model.output != "kernel" or "albedo" not in features:

@@ -298,41 +298,6 @@ def test_demodulated_kernels_keep_texture_that_plain_kernels_blur(albedo_first):
     assert torch.allclose(outputs[True, 0.0], (color + plain) / 2, atol=1e-4)
 
 
-def _demodulating_model(kernels: str, bias: torch.Tensor) -> torch.nn.Module:
-    """A tiny demodulating U-Net whose last conv outputs ``bias`` at every pixel."""
-    config = Config()
-    config.input.features = ["albedo", "normal"]
-    config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=5,
-                               kernel_scales=3, demodulate=True, demodulate_kernels=kernels)
-    model = build_model(config).eval()
-    torch.nn.init.zeros_(model.out.weight)
-    with torch.no_grad():
-        model.out.bias.copy_(bias)
-    return model
-
-
-@pytest.mark.parametrize("mix_logit", [30.0, -30.0, 0.0])
-def test_own_demodulation_kernels_filter_only_the_demodulated_color(mix_logit):
-    torch.manual_seed(0)
-    x = torch.rand(1, 9, 32, 32)
-    filters = 3 * 25 + 2  # one filter set: 3 scales of 5x5 logits, 2 scale weights
-    first, second = torch.randn(filters), torch.randn(filters)
-    mix = torch.tensor([mix_logit])
-    shared = _demodulating_model("shared", torch.cat([first, mix]))
-    same = _demodulating_model("own", torch.cat([first, first, mix]))
-    other = _demodulating_model("own", torch.cat([first, second, mix]))
-    assert same.out.out_channels == 2 * filters + 1
-    with torch.no_grad():
-        reference, equal, changed = shared(x), same(x), other(x)
-    # two equal filter sets are the shared model; a different second set changes exactly
-    # the demodulated share of the output
-    torch.testing.assert_close(equal, reference)
-    if mix_logit < 0:  # plain only
-        torch.testing.assert_close(changed, reference)
-    else:
-        assert (changed - reference).abs().max() > 1e-3
-
-
 def test_demodulate_needs_albedo_and_kernels():
     from mcdenoise.config import ConfigError
 
@@ -344,8 +309,4 @@ def test_demodulate_needs_albedo_and_kernels():
     config.input.features = ["albedo"]
     config.model.output = "direct"
     with pytest.raises(ConfigError, match="kernel"):
-        build_model(config)
-    config = Config()
-    config.model.demodulate_kernels = "own"
-    with pytest.raises(ConfigError, match="needs model.demodulate"):
         build_model(config)
