@@ -93,6 +93,23 @@ def test_kernel_output_stays_within_its_neighbourhood():
     assert (out >= low - 1e-4).all() and (out <= high + 1e-4).all()
 
 
+@pytest.mark.parametrize("tap", [0, 7, 12, 24])
+def test_kernel_taps_run_row_major_over_the_neighbourhood(tap):
+    # trained weights depend on this order: tap t weighs the pixel at offset
+    # (t // k - k // 2, t % k - k // 2), as torch's unfold orders a neighbourhood
+    model = _kernel_model(kernel_size=5)
+    linear = torch.rand(2, 6, 12, 12)
+    logits = torch.full((2, 25, 12, 12), -80.0)
+    logits[:, tap] = 80.0
+    out = model._filter(logits, linear)
+    dy, dx = tap // 5 - 2, tap % 5 - 2
+    padded = torch.nn.functional.pad(linear, (2, 2, 2, 2), mode="replicate")
+    expected = padded[..., 2 + dy:14 + dy, 2 + dx:14 + dx]
+    torch.testing.assert_close(out, expected)
+    unfolded = torch.nn.functional.unfold(padded, 5).view(2, 6, 25, 12, 12)[:, :, tap]
+    torch.testing.assert_close(out, unfolded)
+
+
 @pytest.mark.parametrize("output", ["direct", "kernel"])
 def test_receptive_field_bounds_what_an_output_pixel_sees(output):
     config = ModelConfig(enc_width=4, dec_width=4, depth=2, output=output, kernel_size=5,
