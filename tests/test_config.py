@@ -7,7 +7,7 @@ import importlib.resources
 import pytest
 import yaml
 
-from mcdenoise.cli import resolve_train_config
+from mcdenoise.cli_train import resolve_train_config
 from mcdenoise.config import Config, ConfigError, load_config, merge, save_config, set_value
 
 

@@ -1,0 +1,328 @@
+"""The training side of the `mcdenoise` command line: `train`, `render` (training pairs from
+Blender) and `experiment` (the Noise2Noise paper's runs on photographs); cli.py adds them to
+the `mcdenoise` group. Validation and wiring only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mcdenoise import McdenoiseError
+from mcdenoise.config import CHOICES
+
+
+def _flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Explicit train flags as nested config overrides (flags left out are None)."""
+    table = {
+        "data": "data.path", "val_data": "data.val_path", "batch_size": "data.batch_size",
+        "crop": "data.crop", "target": "data.target", "noise": "data.noise",
+        "target_noise": "data.target_noise", "val_noise": "data.val_noise",
+        "workers": "data.workers", "steps": "train.steps", "lr": "train.lr",
+        "lr_step": "train.lr_step", "lr_gamma": "train.lr_gamma", "loss": "loss.name",
+        "device": "train.device", "out": "train.out", "name": "train.name",
+        "seed": "train.seed", "init_from": "train.init_from", "arch": "model.arch",
+    }
+    nested: dict[str, dict[str, Any]] = {}
+    for option, key in table.items():
+        if options.get(option) is not None:
+            section, name = key.split(".")
+            nested.setdefault(section, {})[name] = options[option]
+    if options.get("noise") is not None:
+        nested.setdefault("data", {})["kind"] = "images"
+    features = "none" if options.get("no_features") else options.get("features")
+    if features is not None:
+        nested.setdefault("input", {})["features"] = [] if features == "none" else features
+    return nested
+
+
+def resolve_train_config(options: dict[str, Any]):
+    """defaults < --config < presets (--hdr) < explicit flags < --set."""
+    from mcdenoise.config import Config, apply_hdr_preset, load_config, merge, set_value
+
+    config = load_config(options["config"]) if options.get("config") else Config()
+    if options.get("hdr") is not None:
+        apply_hdr_preset(config, options["hdr"])
+    merge(config, _flag_overrides(options), "command line")
+    for assignment in options.get("sets") or ():
+        set_value(config, assignment)
+    return config
+
+
+@click.command()
+@click.option("--config", metavar="NAME|FILE", help="A shipped config name or a YAML file.")
+@click.option("--hdr/--no-hdr", default=None,
+              help="Preset: relative L2 loss on linear HDR with a tonemapped input (N2N §3.3); "
+                   "--no-hdr: L2 on the raw input.")
+@click.option("--features", is_flag=False, flag_value="albedo,normal,depth", default=None,
+              metavar="[LIST]", help="Feature buffers fed to the network: bare = albedo,normal,"
+                                     "depth; or e.g. albedo,normal; or none.")
+@click.option("--no-features", is_flag=True, default=None, help="Color only.")
+@click.option("--data", type=click.Path(), help="Training data folder.")
+@click.option("--val-data", type=click.Path(), help="Validation data folder.")
+@click.option("--target", type=click.Choice(["noisy", "clean", "both"]),
+              help="Monte Carlo targets: another seed (Noise2Noise), the reference, or both.")
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--crop", type=click.IntRange(min=8), help="Training crop size in pixels.")
+@click.option("--steps", type=click.IntRange(min=1))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
+@click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
+@click.option("--loss", type=click.Choice(["hdr", "l2", "l1", "smape", "l0"]))
+@click.option("--arch", type=click.Choice(CHOICES["model.arch"]),
+              help="The network: the U-Net (default), RED30 or SRResNet (model.arch).")
+@click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "
+                                              "e.g. gaussian,0,50 (implies LDR images).")
+@click.option("--target-noise", metavar="SPEC", help="Target noise; 'clean' = clean targets.")
+@click.option("--val-noise", metavar="SPEC", help="Fixed validation noise, e.g. gaussian,25.")
+@click.option("--workers", type=click.IntRange(min=0), help="Data loader processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.option("--seed", type=int)
+@click.option("--out", type=click.Path(), help="Folder holding the numbered run folders.")
+@click.option("--name", help="Run name (the folder is NNNNN-NAME).")
+@click.option("--init-from", type=click.Path(), metavar="MODEL",
+              help="Start from these weights (fine-tuning).")
+@click.option("--resume", type=click.Path(), metavar="RUN_DIR",
+              help="Continue a run exactly where its last checkpoint left it.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set train.lr_step=20000.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this machine (one per GPU, or CPU processes with gloo): "
+                   "starts torchrun --standalone for you.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+def train(**options: Any) -> None:
+    """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
+    from mcdenoise.config import load_saved_config
+
+    nproc = options.pop("nproc")
+    if nproc > 1 and not options["dry_run"]:
+        _relaunch_with_torchrun(nproc)
+    resume = options.pop("resume")
+    if resume is not None:
+        given = [k for k, v in options.items() if v not in (None, False, ()) and k != "dry_run"]
+        if given:
+            raise click.UsageError(f"--resume continues a run with its own config; drop "
+                                   f"--{given[0].replace('_', '-')}")
+        # The run's own config.yaml (the checkpoint itself is read once, by train()).
+        saved = Path(resume) / "config.yaml"
+        if not saved.is_file() or not (Path(resume) / "checkpoints" / "last.pt").is_file():
+            raise McdenoiseError(f"{resume}: not a run folder (config.yaml and "
+                                 "checkpoints/last.pt are needed)")
+        config = load_saved_config(saved)
+    else:
+        config = resolve_train_config(options)
+    if options["dry_run"]:
+        import yaml
+
+        click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False), nl=False)
+        return
+    from mcdenoise.train import train as run_training
+
+    try:
+        run_dir = run_training(config, resume_dir=resume)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the last checkpoint was saved.", err=True)
+        sys.exit(130)
+    from mcdenoise.train import torchrun_ranks
+
+    if torchrun_ranks().main:
+        click.echo(f"run folder: {run_dir}")
+
+
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """``mcdenoise train --nproc N ...`` = ``torchrun --standalone --nproc_per_node N -m
+    mcdenoise train ...``; exits with torchrun's status."""
+    import os
+    import subprocess
+
+    if "WORLD_SIZE" in os.environ:
+        raise McdenoiseError("--nproc starts torchrun itself; under torchrun, leave it out")
+    args = sys.argv[1:]
+    if "train" not in args:
+        raise McdenoiseError("--nproc works from the command line only")
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "mcdenoise", *kept]
+    sys.exit(subprocess.call(command))
+
+
+def _parse_size(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 0
+    width, _, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height or width))
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not SIZE or WIDTHxHEIGHT") from None
+    if min(size) < 1:
+        raise click.BadParameter(f"'{text}': sizes are positive")
+    return size
+
+
+def _render_options(function):
+    options = [
+        click.option("--spp", default="16", show_default=True, metavar="LIST",
+                     help="Samples per pixel, e.g. 4,16,64 (one set of seeds each)."),
+        click.option("--seeds", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Independent renders per scene and spp (2 = one N2N pair)."),
+        click.option("--out", type=click.Path(file_okay=False), required=True),
+        click.option("--reference-spp", type=click.IntRange(min=0), default=0,
+                     help="Also render a reference at this spp (0: none)."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Blender processes; CPU threads are shared among them."),
+        click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
+                     show_default=True, help="auto: a GPU when Blender sees one."),
+        click.option("--float", "full_float", is_flag=True,
+                     help="32-bit float files instead of half."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group()
+def render() -> None:
+    """Render Noise2Noise training pairs with Blender Cycles (needs the `blender` extra)."""
+
+
+def _run_render(jobs, out: str, settings: dict[str, Any], workers: int) -> None:
+    from mcdenoise.render.dataset import run_jobs
+
+    manifest = run_jobs(jobs, Path(out), settings, workers=workers)
+    count = sum(len(s["renders"]) for s in manifest["scenes"].values())
+    click.echo(f"{len(manifest['scenes'])} scene(s), {count} render(s) in {out}")
+
+
+@render.command("procedural")
+@click.option("--scenes", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--first", type=click.IntRange(min=0), default=0, help="First scene index.")
+@click.option("--size", default="256", show_default=True, metavar="SIZE|WxH")
+@click.option("--scene-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The generator's seed: another seed gives other scenes (validation).")
+@_render_options
+def render_procedural(scenes: int, first: int, size: str, scene_seed: int, spp: str,
+                      seeds: int, out: str, reference_spp: int, workers: int, device: str,
+                      full_float: bool) -> None:
+    """Varied procedural scenes (interiors, exteriors, studio, clutter, emitters)."""
+    from mcdenoise.cli import parse_int_list
+    from mcdenoise.render.dataset import RenderJob
+
+    width, height = _parse_size(size)
+    spp_list = parse_int_list(spp)
+    jobs = [RenderJob(scene=f"proc{scene_seed}-{index:05d}", out=out, spp=spp_list,
+                      seeds=seeds, width=width, height=height, reference_spp=reference_spp,
+                      scene_seed=scene_seed, index=index, device=device, half=not full_float)
+            for index in range(first, first + scenes)]
+    settings = {"source": "procedural", "scenes": scenes, "first": first, "spp": spp_list,
+                "seeds": seeds, "size": [width, height], "reference_spp": reference_spp,
+                "scene_seed": scene_seed}
+    _run_render(jobs, out, settings, workers)
+
+
+@render.command("blend")
+@click.argument("blend_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--frames", default=None, metavar="LIST", help="e.g. 1-50 (default: the "
+                                                             "current frame).")
+@click.option("--size", default=None, metavar="SIZE|WxH", help="Default: the file's own.")
+@click.option("--camera-jitter", type=float, is_flag=False, flag_value=0.1, default=0.0,
+              metavar="[AMOUNT]", help="Move the camera a little per frame (scene units).")
+@_render_options
+def render_blend(blend_file: str, frames: str | None, size: str | None, camera_jitter: float,
+                 spp: str, seeds: int, out: str, reference_spp: int, workers: int, device: str,
+                 full_float: bool) -> None:
+    """Training pairs from your own scene, frame by frame; no clean reference needed."""
+    from mcdenoise.cli import parse_int_list
+    from mcdenoise.render.dataset import RenderJob
+
+    if not blend_file.lower().endswith(".blend"):
+        raise click.BadParameter(f"{blend_file} is not a .blend file", param_hint="BLEND_FILE")
+    width, height = _parse_size(size)
+    frame_list = parse_int_list(frames) if frames else [1]
+    stem, spp_list = Path(blend_file).stem, parse_int_list(spp)
+    jobs = [RenderJob(scene=f"{stem}-f{frame:04d}", out=out, spp=spp_list, seeds=seeds,
+                      width=width, height=height, reference_spp=reference_spp,
+                      blend=str(Path(blend_file).resolve()), frame=frame,
+                      camera_jitter=camera_jitter, device=device, half=not full_float)
+            for frame in frame_list]
+    settings = {"source": str(Path(blend_file).resolve()), "frames": frame_list,
+                "spp": spp_list, "seeds": seeds, "size": [width, height],
+                "reference_spp": reference_spp, "camera_jitter": camera_jitter}
+    _run_render(jobs, out, settings, workers)
+
+
+@click.group()
+def experiment() -> None:
+    """The Noise2Noise paper's experiments on photographs."""
+
+
+@experiment.command("sample-images")
+@click.argument("out", type=click.Path(file_okay=False))
+def experiment_sample_images(out: str) -> None:
+    """Copy the photographs that ship with scikit-image (CC0 / public domain) into OUT/train
+    and OUT/val: images for the experiments that need no download."""
+    from mcdenoise.experiment import copy_sample_images
+
+    counts = copy_sample_images(out)
+    click.echo(f"{counts['train']} training and {counts['val']} validation images in "
+               f"{Path(out) / 'train'} and {Path(out) / 'val'}")
+
+
+@experiment.command("n2n-table")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
+              help="Folder of clean images (PNG / JPEG / TIFF) to train on.")
+@click.option("--val-data", type=click.Path(exists=True, file_okay=False),
+              help="Folder of validation images (default: hold out the last --holdout of "
+                   "--data).")
+@click.option("--holdout", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/n2n-table",
+              show_default=True, help="Folder for the runs, table.json, table.md, curves.png.")
+@click.option("--noises", default=",".join(("gaussian", "poisson", "bernoulli", "text",
+                                            "impulse")), show_default=True,
+              help="Which noises (comma-separated).")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Budget per run, turned into one step count for all.")
+@click.option("--steps", type=click.IntRange(min=1), help="Steps per run (instead of "
+                                                          "--minutes).")
+@click.option("--crop", type=click.IntRange(min=16), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--arch", type=click.Choice(CHOICES["model.arch"]), default="unet",
+              show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key in every run, e.g. --set model.enc_width=32.")
+def experiment_n2n_table(data: str, val_data: str | None, holdout: int, out: str, noises: str,
+                         minutes: float, steps: int | None, crop: int, batch_size: int,
+                         arch: str, device: str, seed: int, sets: tuple[str, ...]) -> None:
+    """Train each noise with clean and with noisy targets on one budget; print the PSNR table
+    (input, clean targets, noisy targets) next to the paper's, and plot the curves."""
+    from mcdenoise.experiment import (
+        TableSettings,
+        check_plotting,
+        format_table,
+        run_config,
+        run_table,
+    )
+
+    check_plotting()
+    chosen = tuple(n.strip().lower() for n in noises.split(",") if n.strip())
+    settings = TableSettings(data=data, val_data=val_data, holdout=holdout, out=out,
+                             noises=chosen, minutes=minutes, steps=steps, crop=crop,
+                             batch_size=batch_size, arch=arch, device=device, seed=seed,
+                             sets=sets)
+    for noise in chosen:  # every config checked before hours of training
+        run_config(settings, noise, "noisy", 1)
+    table = run_table(settings)
+    click.echo(format_table(table))
+    click.echo(f"written: {Path(out) / 'table.json'}, {Path(out) / 'table.md'}, "
+               f"{Path(out) / 'curves.png'}")
