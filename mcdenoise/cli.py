@@ -157,15 +157,8 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
     gaussian-noise model)."""
-    from mcdenoise.denoise import (
-        DenoiseOptions,
-        denoise_jobs,
-        input_kind,
-        job_status,
-        parse_shard,
-        plan_jobs,
-        shard_jobs,
-    )
+    from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status
+    from mcdenoise.jobs import input_kind, parse_shard, plan_jobs, shard_jobs
     from mcdenoise.noise import NoiseSpec
     from mcdenoise.train import torchrun_ranks
 

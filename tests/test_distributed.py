@@ -17,8 +17,8 @@ from mcdenoise import McdenoiseError
 from mcdenoise.checkpoint import load_checkpoint, save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
-from mcdenoise.denoise import Job, parse_shard, shard_jobs
 from mcdenoise.exr import read_exr
+from mcdenoise.jobs import Job, parse_shard, shard_jobs
 from mcdenoise.model import build_model
 
 
