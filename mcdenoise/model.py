@@ -134,7 +134,7 @@ class Network(nn.Module):
 
     def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
                       albedo: torch.Tensor | None = None) -> torch.Tensor:
-        """Network output (B, scales*k*k + scales-1, H, W) and the transformed color
+        """Network output (B, out_channels(), H, W) and the transformed color
         (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
         With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
         and multiply the albedo back; the last output channel blends that result with the
