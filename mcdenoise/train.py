@@ -375,13 +375,14 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
         config = Config.from_saved(resume["config"], source=str(run_dir))
     batch_size, total = config.data.batch_size, config.train.steps
-    build_model(config)  # a config the network refuses fails here, before any run folder
     train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
+    # the network, weights to start from and optimizer before any run folder: a config the
+    # network refuses or an --init-from that does not fit fails without leaving one behind
+    state = _setup(config, device, resume, ranks)
     if resume_dir is None and ranks.main:
         run_dir = new_run_dir(config)
         save_config(config, run_dir / "config.yaml")
     run_dir = _shared_run_dir(run_dir, ranks)
-    state = _setup(config, device, resume, ranks)
     if state.step >= total:
         log.info("%s: already trained for %d steps", run_dir, total)
         return run_dir

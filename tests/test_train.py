@@ -123,8 +123,10 @@ def test_init_from_fine_tunes_and_rejects_another_network(tmp_path):
     config = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
     train(config, show_progress=False)
     config.input.features = []
+    runs = sorted((tmp_path / "runs").iterdir())
     with pytest.raises(Exception, match="its network does not match this config"):
         train(config, show_progress=False)
+    assert sorted((tmp_path / "runs").iterdir()) == runs  # no empty run folder left behind
 
 
 def test_cli_bad_data_is_one_line_before_training(tmp_path):
