@@ -375,10 +375,10 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
         config = Config.from_saved(resume["config"], source=str(run_dir))
     batch_size, total = config.data.batch_size, config.train.steps
-    train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
-    # the network, weights to start from and optimizer before any run folder: a config the
-    # network refuses or an --init-from that does not fit fails without leaving one behind
+    # the network, weights to start from and optimizer before the data and any run folder: a
+    # config the network refuses or an --init-from that does not fit fails first, leaving none
     state = _setup(config, device, resume, ranks)
+    train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
     if resume_dir is None and ranks.main:
         run_dir = new_run_dir(config)
         save_config(config, run_dir / "config.yaml")
