@@ -60,6 +60,9 @@ class DataConfig:
     val_path: str | None = None
     target: str = "noisy"  # mc: noisy (Noise2Noise), clean (the reference), or both
     spp: list[int] = field(default_factory=list)  # mc: only these spp (empty: all)
+    # mc, noisy targets: the target is a render at one of these spp (another seed) instead
+    # of one at the input's spp, e.g. 4 and 16 spp inputs with 64 spp targets
+    target_spp: list[int] = field(default_factory=list)
     crop: int = 128
     batch_size: int = 8
     workers: int = 2
@@ -163,6 +166,8 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
         (item,) = typing.get_args(hint)
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # --set data.spp=16
         if not isinstance(value, list):
             raise ConfigError(f"{source}: {key} must be a list, got {value!r}")
         return [_coerce(v, item, key, source) for v in value]
@@ -191,6 +196,8 @@ def _check_choice(key: str, value: Any, source: str) -> None:
                           f"got {value!r}")
     if key == "model.kernel_size" and (value < 1 or value % 2 == 0):
         raise ConfigError(f"{source}: model.kernel_size must be odd and >= 1, got {value!r}")
+    if key in ("data.spp", "data.target_spp") and any(v < 1 for v in value):
+        raise ConfigError(f"{source}: {key} must list sample counts >= 1, got {value!r}")
     if key == "input.features":
         unknown = [v for v in value if v not in FEATURES]
         if unknown:

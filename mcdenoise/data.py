@@ -2,9 +2,11 @@
 
 Monte Carlo sets follow ``DATASET/<scene>/<scene>_<spp:04d>spp_s<seed:03d>.exr`` with an
 optional ``<scene>_ref.exr``. Two renders of one scene with equal spp and different seeds
-are a Noise2Noise pair. Every EXR is decoded once into a memory-mapped float16 array, so
-training reads crops, never EXRs. Randomness is a pure function of (seed, sample index): a
-resumed run draws exactly the crops an uninterrupted one would have.
+are a Noise2Noise pair (``data.target_spp``: the target at another spp, e.g. 64 spp
+targets for 4 and 16 spp inputs; still another seed, never a reference). Every EXR is
+decoded once into a memory-mapped float16 array, so training reads crops, never EXRs.
+Randomness is a pure function of (seed, sample index): a resumed run draws exactly the
+crops an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -73,22 +75,31 @@ def find_renders(root: str | Path, spp: Sequence[int] = ()) -> dict[str, list[Re
     return scenes
 
 
-def make_pairs(scenes: dict[str, list[Render]], target: str) -> list[tuple[Render, Render]]:
-    """(input, target) pairs: other seeds at equal spp (noisy), the reference (clean), or both."""
+def make_pairs(scenes: dict[str, list[Render]], target: str, spp: Sequence[int] = (),
+               target_spp: Sequence[int] = ()) -> list[tuple[Render, Render]]:
+    """(input, target) pairs: the input is a noisy render at one of ``spp`` (all if empty); the
+    target another seed at the same spp, or at one of ``target_spp`` when given (noisy), the
+    reference (clean), or both. Targets always come from another seed: renders with one seed
+    share their first samples whatever their spp, so their noise is not independent."""
     pairs = []
     for scene, renders in scenes.items():
         noisy = [r for r in renders if r.seed >= 0]
+        inputs = [r for r in noisy if not spp or r.spp in spp]
         reference = next((r for r in renders if r.seed < 0), None)
         found = []
         if target in ("noisy", "both"):
-            found += [(a, b) for a in noisy for b in noisy if a.spp == b.spp and a.seed != b.seed]
+            found += [(a, b) for a in inputs for b in noisy if a.seed != b.seed
+                      and (b.spp in target_spp if target_spp else b.spp == a.spp)]
         if target in ("clean", "both") and reference is not None:
-            found += [(a, reference) for a in noisy]
+            found += [(a, reference) for a in inputs]
         if not found:
             names = ", ".join(r.path.name for r in renders)
-            need = ("two seeds at the same spp" if target == "noisy"
+            counts = "/".join(str(n) for n in target_spp)
+            two = (f"a render at {counts} spp with another seed than an input" if target_spp
+                   else "two seeds at the same spp")
+            need = (two if target == "noisy"
                     else "a reference <scene>_ref.exr" if target == "clean"
-                    else "two seeds at the same spp or a reference")
+                    else f"{two} or a reference")
             raise DataError(f"scene '{scene}' has no training pair ({names}): it needs {need}")
         pairs += found
     return pairs
@@ -303,8 +314,11 @@ def build_mc_datasets(config: Config, length: int) -> tuple[Dataset, Dataset | N
     (and checked) before training starts."""
     data = config.data
     cache_dir = Path(data.cache_dir or Path(data.path) / ".mcdenoise-cache")
-    scenes = find_renders(data.path, data.spp)
-    pairs = make_pairs(scenes, data.target)
+    if data.target_spp and data.target == "clean":
+        raise DataError("data.target_spp picks noisy targets; it does nothing with --target clean")
+    wanted = sorted(set(data.spp) | set(data.target_spp)) if data.spp else []
+    scenes = find_renders(data.path, wanted)
+    pairs = make_pairs(scenes, data.target, data.spp, data.target_spp)
     val_pairs = []
     if data.val_path:
         val_pairs = _validation_pairs(find_renders(data.val_path, data.spp), data.val_images)

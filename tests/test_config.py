@@ -50,6 +50,8 @@ def test_yaml_round_trip(tmp_path):
     ({"model": {"norm": "sideways"}}, "model.norm must be one of before, after, none"),
     ({"input": {"features": ["albedo", "uv"]}}, "unknown feature 'uv'"),
     ({"train": 3}, "section 'train' must be a mapping"),
+    ({"data": {"target_spp": [64, 0]}}, r"data.target_spp must list sample counts >= 1"),
+    ({"data": {"spp": "x"}}, "data.spp must be int"),
 ])
 def test_bad_config_values_are_errors(data, message):
     with pytest.raises(ConfigError, match=message):
@@ -63,7 +65,9 @@ def test_set_parses_values_as_yaml():
     set_value(config, "data.spp=[4, 16]")
     set_value(config, "input.features=albedo,normal")
     set_value(config, "data.val_path=null")
+    set_value(config, "data.target_spp=64")  # one number for a list
     assert config.train.lr == 1e-3 and config.train.amp is False
+    assert config.data.target_spp == [64]
     assert config.data.spp == [4, 16] and config.input.features == ["albedo", "normal"]
     with pytest.raises(ConfigError, match="expected section.key=value"):
         set_value(config, "lr=1")

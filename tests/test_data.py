@@ -46,6 +46,49 @@ def test_spp_filter(tmp_path):
     assert {r.spp for r in renders if r.seed >= 0} == {16}
 
 
+def test_targets_at_other_spp_come_from_another_seed(tmp_path):
+    for spp in (4, 16, 64):
+        make_mc_dataset(tmp_path, scenes=2, spp=spp)
+    scenes = find_renders(tmp_path)
+    pairs = make_pairs(scenes, "noisy", spp=[4, 16], target_spp=[64])
+    assert sorted((a.scene, a.spp, a.seed, b.spp, b.seed) for a, b in pairs) == [
+        (scene, spp, seed, 64, 1 - seed) for scene in ("scene00", "scene01")
+        for spp in (4, 16) for seed in (0, 1)]
+    both = make_pairs(scenes, "both", spp=[4], target_spp=[16, 64])
+    assert sorted((a.spp, a.seed, b.spp, b.seed) for a, b in both if a.scene == "scene00") == [
+        (4, 0, 0, -1), (4, 0, 16, 1), (4, 0, 64, 1), (4, 1, 0, -1), (4, 1, 16, 0), (4, 1, 64, 0)]
+    # without target_spp: equal spp, as before
+    assert all(a.spp == b.spp for a, b in make_pairs(scenes, "noisy", spp=[4, 64]))
+    assert {a.spp for a, _ in make_pairs(scenes, "noisy", spp=[4, 64])} == {4, 64}
+
+
+def test_training_crops_read_the_target_spp_render(tmp_path):
+    for spp in (4, 64):
+        for seed in (0, 1):
+            _write_render(tmp_path / "a" / f"a_{spp:04d}spp_s{seed:03d}.exr",
+                          np.full((24, 24, 3), float(spp), np.float32))
+    config = _config(tmp_path, spp=[4], target_spp=[64])
+    config.input.transform, config.input.exposure = "none", False
+    train, _ = build_datasets(config, length=8)
+    for index in range(8):
+        item = train[index]
+        assert float(item["input"][:3].mean()) == pytest.approx(4.0, rel=1e-2)
+        assert float(item["target"].mean()) == pytest.approx(64.0, rel=1e-2)  # float16 cache
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"target_spp": [64]}, r"scene 'a' has no training pair \(a_0004spp_s000.exr, "
+     r"a_0004spp_s001.exr\): it needs a render at 64 spp with another seed"),
+    ({"target_spp": [4], "target": "clean"}, "data.target_spp picks noisy targets"),
+])
+def test_target_spp_without_such_renders_fails_before_training(tmp_path, data, message):
+    for seed in (0, 1):
+        _write_render(tmp_path / "a" / f"a_0004spp_s{seed:03d}.exr",
+                      np.ones((24, 24, 3), np.float32))
+    with pytest.raises(DataError, match=message):
+        build_datasets(_config(tmp_path, **data), length=4)
+
+
 def _write_render(path, color, features=True):
     ones = np.ones(color.shape[:2], np.float32)
     buffers = {"albedo": np.full(color.shape, 0.5, np.float32),
