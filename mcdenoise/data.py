@@ -80,7 +80,7 @@ def make_pairs(scenes: dict[str, list[Render]], target: str, spp: Sequence[int] 
     """(input, target) pairs: the input is a noisy render at one of ``spp`` (all if empty); the
     target another seed at the same spp, or at one of ``target_spp`` when given (noisy), the
     reference (clean), or both. Targets always come from another seed: renders with one seed
-    share their first samples whatever their spp, so their noise is not independent."""
+    may share their first samples whatever their spp, so their noise need not be independent."""
     pairs = []
     for scene, renders in scenes.items():
         noisy = [r for r in renders if r.seed >= 0]
