@@ -22,8 +22,10 @@ class ConfigError(McdenoiseError):
 @dataclass
 class ModelConfig:
     arch: str = "unet"  # unet, red30 or srresnet (see model.py)
-    enc_width: int = 48  # N2N Table 2: 48-channel encoder
-    dec_width: int = 96  # ... and 96-channel decoder
+    # N2N Table 2 has a 48-channel encoder and a 96-channel decoder (the noise-* configs
+    # use them); 32 / 64 is as good on renders and faster (docs/benchmarks.md, "Width")
+    enc_width: int = 32
+    dec_width: int = 64
     depth: int = 5  # number of 2x max-pools; alignment is 2**depth
     norm: str = "before"  # BatchNorm before the activation, after it, or none
     activation: str = "leaky_relu"  # leaky_relu (slope below) or elu
@@ -38,8 +40,9 @@ class ModelConfig:
     kernel_scales: int = 3
     # kernel: also filter the color divided by the albedo (the irradiance, smooth across
     # texture edges) and multiply the albedo back (Bako et al. 2017's demodulation), blended
-    # per pixel with the plain result by a predicted weight; needs the albedo feature
-    demodulate: bool = False
+    # per pixel with the plain result by a predicted weight. true needs the albedo feature;
+    # null (the default): on whenever the output is kernels and the albedo is an input
+    demodulate: bool | None = None
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0
@@ -130,11 +133,14 @@ class Config:
     @classmethod
     def from_saved(cls, data: dict[str, Any], source: str = "config") -> Config:
         """A complete config as a run or model saved it. Those of mcdenoise 0.1 before the
-        kernel-predicting output have no model.output: their network predicted the color."""
+        kernel-predicting output have no model.output: their network predicted the color;
+        those before model.demodulate did not demodulate."""
         model = data.get("model") or {}
         if "enc_width" in model and "output" not in model:
-            data = {**data, "model": {**model, "output": "direct", "kernel_scales": 1}}
-        return cls.from_dict(data, source)
+            model = {**model, "output": "direct", "kernel_scales": 1}
+        if "enc_width" in model and "demodulate" not in model:  # before the option: off
+            model = {**model, "demodulate": False}
+        return cls.from_dict({**data, "model": model} if model else data, source)
 
 
 CHOICES = {

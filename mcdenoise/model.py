@@ -5,6 +5,8 @@ activation options, and all predicting either the color or per-pixel filter kern
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,7 +72,7 @@ class Network(nn.Module):
         self.albedo_channel: int | None = None  # set by build_model for model.demodulate
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
         # result against the plain one
-        self.mix = config.demodulate and self.kernel_size > 0
+        self.mix = bool(config.demodulate) and self.kernel_size > 0
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
@@ -335,13 +337,16 @@ def build_model(config: Config) -> Network:
     networks = {"unet": UNet, "red30": RED30, "srresnet": SRResNet}
     if config.model.arch not in networks:
         raise ValueError(f"unknown architecture {config.model.arch!r}")
-    network = networks[config.model.arch](input_channels(config.input), 3, config.model,
+    features = config.input.features
+    demodulate = config.model.demodulate
+    if demodulate is None:  # automatic: whenever it can
+        demodulate = config.model.output == "kernel" and "albedo" in features
+    elif demodulate and (config.model.output != "kernel" or "albedo" not in features):
+        raise ConfigError("model.demodulate needs model.output=kernel and the albedo feature")
+    model_config = dataclasses.replace(config.model, demodulate=demodulate)
+    network = networks[config.model.arch](input_channels(config.input), 3, model_config,
                                           config.input.transform)
-    if config.model.demodulate:
-        features = config.input.features
-        if config.model.output != "kernel" or "albedo" not in features:
-            raise ConfigError("model.demodulate needs model.output=kernel and the albedo "
-                              "feature")
+    if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)
     return network

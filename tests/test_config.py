@@ -15,9 +15,13 @@ def _options(**given):
     return {"config": None, "hdr": None, "sets": (), **given}
 
 
-def test_defaults_are_the_paper_setup():
+def test_defaults_are_the_paper_setup_at_the_bundled_model_widths():
     config = Config()
-    assert (config.model.enc_width, config.model.dec_width, config.model.depth) == (48, 96, 5)
+    # the bundled model's network: 32 / 64 channels, demodulated where an albedo is given
+    assert (config.model.enc_width, config.model.dec_width, config.model.depth) == (32, 64, 5)
+    assert config.model.demodulate is None
+    noise = load_config("noise-gaussian").model  # the paper's experiments: its Table 2
+    assert (noise.enc_width, noise.dec_width, noise.output) == (48, 96, "direct")
     assert config.model.norm == "before" and config.model.leaky_slope == 0.1
     assert config.loss.name == "hdr" and config.input.transform == "tonemap"
     assert config.input.features == ["albedo", "normal", "depth"]
@@ -111,3 +115,20 @@ def test_configs_saved_before_the_kernel_output_mean_direct(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
     assert load_saved_config(tmp_path / "config.yaml").model.kernel_scales == 1
     assert Config.from_saved(Config().to_dict()).model.output == "kernel"
+
+
+def test_configs_saved_before_demodulation_do_not_demodulate():
+    old = Config().to_dict()
+    del old["model"]["demodulate"]
+    assert Config.from_saved(old).model.demodulate is False
+    assert Config.from_saved(Config().to_dict()).model.demodulate is None  # automatic
+    saved = Config()
+    saved.model.demodulate = True
+    assert Config.from_saved(saved.to_dict()).model.demodulate is True
+    config = Config()
+    set_value(config, "model.demodulate=false")
+    assert config.model.demodulate is False
+    set_value(config, "model.demodulate=null")
+    assert config.model.demodulate is None
+    with pytest.raises(ConfigError, match="model.demodulate must be bool"):
+        set_value(config, "model.demodulate=maybe")

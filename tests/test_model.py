@@ -22,8 +22,8 @@ def test_alignment_is_two_to_the_depth():
     assert UNet(3, config=ModelConfig(depth=3)).alignment == 8
 
 
-def test_default_network_follows_table_2():
-    model = UNet(10, config=ModelConfig(output="direct"))
+def test_the_paper_widths_follow_table_2():
+    model = UNet(10, config=ModelConfig(output="direct", enc_width=48, dec_width=96))
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     # enc_conv0..6 (7), dec 5a..2b (8), dec 1a, 1b, 1c (3) = 18 convolutions
     assert len(convs) == 18
@@ -132,7 +132,8 @@ def test_kernel_size_must_be_odd():
     with pytest.raises(ConfigError, match="odd"):
         set_value(config, "model.kernel_size=4")
     set_value(config, "model.output=kernel")
-    assert build_model(config).out.out_channels == 3 * 25 + 2  # 3 scales, 2 blend weights
+    # 3 scales, 2 blend weights, and the demodulation weight (on by default with albedo)
+    assert build_model(config).out.out_channels == 3 * 25 + 2 + 1
 
 
 @pytest.mark.parametrize("norm", ["before", "after", "none"])
@@ -313,6 +314,28 @@ def test_demodulated_kernels_keep_texture_that_plain_kernels_blur(albedo_first):
     assert (plain - color).abs().max() > 0.3  # averaging the color smears the checkerboard
     assert torch.allclose(outputs[True, -30.0], plain, atol=1e-5)
     assert torch.allclose(outputs[True, 0.0], (color + plain) / 2, atol=1e-4)
+
+
+@pytest.mark.parametrize("features, output, demodulate, expected", [
+    (["albedo", "normal", "depth"], "kernel", None, True),  # the default: automatic, on
+    (["normal", "albedo"], "kernel", None, True),
+    ([], "kernel", None, False),  # color only: nothing to demodulate by
+    (["normal", "depth"], "kernel", None, False),
+    (["albedo"], "direct", None, False),  # the paper's network predicts the color
+    (["albedo", "normal", "depth"], "kernel", False, False),
+])
+def test_demodulation_is_on_by_default_where_it_can_be(features, output, demodulate, expected):
+    config = Config()
+    config.input.features, config.model.output = features, output
+    config.model.enc_width, config.model.dec_width, config.model.depth = 8, 8, 2
+    config.model.demodulate = demodulate
+    model = build_model(config)
+    plain = model.scales * model.kernel_size**2 + model.scales - 1 if output == "kernel" else 3
+    assert model.out.out_channels == plain + int(expected)
+    assert (model.albedo_channel is not None) == expected
+    if expected:
+        assert model.albedo_channel == 3 + 3 * features.index("albedo")
+    assert config.model.demodulate is demodulate  # resolved for the network, config untouched
 
 
 def test_demodulate_needs_albedo_and_kernels():
