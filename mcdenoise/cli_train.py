@@ -70,7 +70,7 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True))
 @click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
 @click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
-@click.option("--loss", type=click.Choice(["hdr", "l2", "l1", "smape", "l0"]))
+@click.option("--loss", type=click.Choice(CHOICES["loss.name"]))
 @click.option("--arch", type=click.Choice(CHOICES["model.arch"]),
               help="The network: the U-Net (default), RED30 or SRResNet (model.arch).")
 @click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "

@@ -83,8 +83,8 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "hdr"  # hdr (relative L2, N2N §3.3), l2, l1, smape, l0 (annealed, N2N §3.4)
-    eps: float = 0.01  # denominator offset of hdr and smape
+    name: str = "hdr"  # hdr (relative L2, N2N §3.3), tonemapped, l2, l1, smape, l0 (N2N §3.4)
+    eps: float = 0.01  # offset of hdr's and smape's denominators and of tonemapped's slope
     l0_gamma_start: float = 2.0
     l0_gamma_end: float = 0.0
 
@@ -151,7 +151,7 @@ CHOICES = {
     "input.transform": ("tonemap", "log", "none"),
     "data.kind": ("mc", "images"),
     "data.target": ("noisy", "clean", "both"),
-    "loss.name": ("hdr", "l2", "l1", "smape", "l0"),
+    "loss.name": ("hdr", "tonemapped", "l2", "l1", "smape", "l0"),
     "train.device": ("auto", "cpu", "cuda", "mps"),
 }
 FEATURES = ("albedo", "normal", "depth")

@@ -1,4 +1,5 @@
-"""Training losses: relative L2 for HDR (N2N §3.3), L1, L2, SMAPE, annealed L0 (N2N §3.4)."""
+"""Training losses: relative L2 for HDR (N2N §3.3), tonemapped L2, L1, L2, SMAPE, annealed
+L0 (N2N §3.4)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,23 @@ def hdr_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None
     so a noisy target still gives an unbiased estimate (N2N §3.3, after Lehtinen et al.)."""
     denominator = (pred.detach().clamp(min=0.0) + eps) ** 2
     return _mean((pred - target) ** 2 / denominator, mask)
+
+
+def tonemap_slope(linear: torch.Tensor, eps: float = 0.01) -> torch.Tensor:
+    """dT/dv of the evaluation tonemap T(v) = (v / (1 + v))^(1/2.2) at max(v, 0) + eps."""
+    v = linear.clamp(min=0.0) + eps
+    return (v / (1.0 + v)) ** (1.0 / 2.2 - 1.0) / (2.2 * (1.0 + v) ** 2)
+
+
+def tonemapped_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
+                    eps: float = 0.01) -> torch.Tensor:
+    """(T'(sg(f(x))) (f(x) - y))^2: the squared error after the evaluation tonemap, to first
+    order, with the slope taken at the detached prediction. Like ``hdr_loss`` its weight
+    depends on the prediction only, so a noisy target's mean is still the minimiser; unlike
+    it, bright pixels weigh as little as they do in tonemapped PSNR (relative L2 gives a
+    pixel at 10 about 17 times the weight the tonemap gives it, against one at 1)."""
+    weight = tonemap_slope(pred.detach(), eps) ** 2
+    return _mean(weight * (pred - target) ** 2, mask)
 
 
 def l2_loss(pred, target, mask=None):
@@ -59,6 +77,8 @@ def build_loss(config: LossConfig) -> LossFn:
         pred, target = pred.float(), target.float()
         if name == "hdr":
             return hdr_loss(pred, target, mask, config.eps)
+        if name == "tonemapped":
+            return tonemapped_loss(pred, target, mask, config.eps)
         if name == "smape":
             return smape_loss(pred, target, mask, config.eps)
         if name == "l0":

@@ -88,6 +88,9 @@ def test_precedence_defaults_config_preset_flags_set(tmp_path):
     config = resolve_train_config(_options(config=str(path), lr=0.1,
                                            sets=("train.lr=0.2", "loss.name=l2")))
     assert config.train.lr == 0.2 and config.loss.name == "l2"
+    # the tonemapped loss replaces the preset's relative L2 and keeps its tonemapped input
+    config = resolve_train_config(_options(hdr=True, sets=("loss.name=tonemapped",)))
+    assert config.loss.name == "tonemapped" and config.input.transform == "tonemap"
 
 
 def test_no_hdr_preset_and_feature_flags():
