@@ -43,11 +43,6 @@ class ModelConfig:
     # per pixel with the plain result by a predicted weight. true needs the albedo feature;
     # null (the default): on whenever the output is kernels and the albedo is an input
     demodulate: bool | None = None
-    # kernel: also fit, in each pixel's kernel_size^2 window weighted by kernels of its own,
-    # the color as a linear function of the feature buffers, evaluated at the pixel's own
-    # features (first-order regression, as in NFOR), blended into the result per pixel by a
-    # predicted weight: the feature passes are sharp at silhouettes, the kernels are not
-    regress: bool = False
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0

@@ -18,8 +18,6 @@ from mcdenoise.features import FEATURE_CHANNELS, input_channels, inverse_transfo
 # mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps
 _ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
 DEMODULATE_EPS = 0.01  # added to the albedo before dividing by it (black surfaces)
-REGRESS_RIDGE = 0.05  # model.regress: ridge on the slopes (features span about [0, 1])
-REGRESS_BLEND_INIT = -2.0  # the regression starts at 12 % of the blend
 
 
 def _activation(config: ModelConfig) -> nn.Module:
@@ -75,15 +73,11 @@ class Network(nn.Module):
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
         # result against the plain one
         self.mix = bool(config.demodulate) and self.kernel_size > 0
-        # model.regress: kernel_size^2 more logits and one blend weight
-        self.regress = bool(config.regress) and self.kernel_size > 0
-        self.geometry_channels: list[int] = []  # set by build_model: normal and depth in x
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            return (self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
-                    + (self.kernel_size**2 + 1) * int(self.regress))
+            return self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
         return colors
 
     @property
@@ -121,8 +115,7 @@ class Network(nn.Module):
             albedo = None
             if self.albedo_channel is not None:
                 albedo = x[:, self.albedo_channel:self.albedo_channel + 3]
-            features = x[:, self.geometry_channels] if self.regress else None
-            out = self.apply_kernels(out, x[:, :3], albedo, features)
+            out = self.apply_kernels(out, x[:, :3], albedo)
         elif self.residual:
             out = out + inverse_transform(x[:, :3], self.transform).to(out.dtype)
         return out[..., :height, :width]
@@ -141,64 +134,23 @@ class Network(nn.Module):
             result.addcmul_(padded[..., dy:dy + height, dx:dx + width], weights[:, tap:tap + 1])
         return result
 
-    def _regress(self, logits: torch.Tensor, linear: torch.Tensor,
-                 features: torch.Tensor) -> torch.Tensor:
-        """Per pixel, the weighted least-squares fit c ~ a + b . f of ``linear`` (B, C, H, W)
-        on the features f (B, d, H, W) over the k x k window, weights the softmax of
-        ``logits`` (B, k*k, H, W), a ridge on b; returns the fit at the pixel's own features.
-
-        With E the weighted mean over the window that is E[c] + b . (f - E[f]), b solving
-        (Cov[f] + ridge) b = Cov[f, c]: a guided filter (He et al. 2010) whose window
-        weights the network predicts, so one kernel pass over the moments does it."""
-        batch, colors, height, width = linear.shape
-        features = features.float()
-        d = features.shape[1]
-        upper = torch.triu_indices(d, d, device=linear.device)
-        moments = torch.cat([features, linear, features[:, upper[0]] * features[:, upper[1]],
-                             (linear[:, :, None] * features[:, None]).flatten(1, 2)], dim=1)
-        moments = self._filter(logits, moments)
-        mean_f, mean_c = moments[:, :d], moments[:, d:d + colors]
-        pairs = upper.shape[1]
-        second = moments.new_zeros(batch, d, d, height, width)
-        second[:, upper[0], upper[1]] = moments[:, d + colors:d + colors + pairs]
-        second[:, upper[1], upper[0]] = moments[:, d + colors:d + colors + pairs]
-        cross = moments[:, d + colors + pairs:].unflatten(1, (colors, d))  # E[c f], (B, C, d, ...)
-        cov_f = second - mean_f[:, :, None] * mean_f[:, None]
-        cov_f = cov_f + REGRESS_RIDGE * torch.eye(d, device=linear.device)[None, :, :, None, None]
-        cov_fc = cross.transpose(1, 2) - mean_f[:, :, None] * mean_c[:, None]  # (B, d, C, ...)
-        slopes = torch.linalg.solve(cov_f.permute(0, 3, 4, 1, 2), cov_fc.permute(0, 3, 4, 1, 2))
-        slopes = slopes.permute(0, 3, 4, 1, 2)  # (B, d, C, H, W)
-        fitted = mean_c + (slopes * (features - mean_f)[:, :, None]).sum(dim=1)
-        return fitted.clamp(min=0.0)
-
     def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
-                      albedo: torch.Tensor | None = None,
-                      features: torch.Tensor | None = None) -> torch.Tensor:
+                      albedo: torch.Tensor | None = None) -> torch.Tensor:
         """Network output (B, out_channels(), H, W) and the transformed color
         (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
         With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
         and multiply the albedo back; the last output channel blends that result with the
-        plain one per pixel (where the albedo is noisy or dark, plain filtering is safer).
-        With ``features`` (B, d, H, W) (model.regress) the first-order regression of the
-        color on them (``_regress``) is blended into the result by one more weight."""
+        plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
         if albedo is None:
-            result = self._filter_scales(out, linear)
-        else:
-            albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
-            # one pass over both: the same kernels filter color and color / albedo (B, 6, H, W)
-            both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
-            plain, demodulated = both[:, :3], both[:, 3:] * albedo
-            mix = torch.sigmoid(out[:, -1:])
-            result = mix * demodulated + (1 - mix) * plain
-        if features is not None:
-            k2 = self.kernel_size**2
-            first = self.scales * k2 + self.scales - 1
-            fitted = self._regress(out[:, first:first + k2], linear, features)
-            blend = torch.sigmoid(out[:, first + k2:first + k2 + 1])
-            result = blend * fitted + (1 - blend) * result
-        return result
+            return self._filter_scales(out, linear)
+        albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
+        # one pass over both: the same kernels filter color and color / albedo (B, 6, H, W)
+        both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
+        plain, demodulated = both[:, :3], both[:, 3:] * albedo
+        mix = torch.sigmoid(out[:, -1:])
+        return mix * demodulated + (1 - mix) * plain
 
     def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
         """The kernels of every scale applied to ``linear`` (B, C, H, W), blended coarse
@@ -391,22 +343,10 @@ def build_model(config: Config) -> Network:
         demodulate = config.model.output == "kernel" and "albedo" in features
     elif demodulate and (config.model.output != "kernel" or "albedo" not in features):
         raise ConfigError("model.demodulate needs model.output=kernel and the albedo feature")
-    if config.model.regress and (config.model.output != "kernel"
-                                 or not {"normal", "depth"} & set(features)):
-        raise ConfigError("model.regress needs model.output=kernel and the normal or depth "
-                          "feature")
     model_config = dataclasses.replace(config.model, demodulate=demodulate)
     network = networks[config.model.arch](input_channels(config.input), 3, model_config,
                                           config.input.transform)
     if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)
-    if network.regress:
-        start = 3
-        for name in features:
-            if name in ("normal", "depth"):
-                network.geometry_channels += range(start, start + FEATURE_CHANNELS[name])
-            start += FEATURE_CHANNELS[name]
-        with torch.no_grad():  # the regression's blend weight is the last but the mix
-            network.out.bias[-1 - int(network.mix)] = REGRESS_BLEND_INIT
     return network

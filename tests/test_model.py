@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -349,83 +348,5 @@ def test_demodulate_needs_albedo_and_kernels():
         build_model(config)
     config.input.features = ["albedo"]
     config.model.output = "direct"
-    with pytest.raises(ConfigError, match="kernel"):
-        build_model(config)
-
-
-def _silhouette_input():
-    """A vertical silhouette at x = 15.5 in the normal pass (pixel 15 half covered) and a
-    color that follows the normal, as shading does: the edge is sharp in both."""
-    from mcdenoise.features import transform_color
-
-    coverage = np.clip(np.arange(32) - 14.5, 0.0, 1.0)[None, :, None]  # 0 | 0.5 | 1
-    left, right = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
-    normal = np.broadcast_to((1 - coverage) * left + coverage * right, (32, 32, 3))
-    shade = np.array([0.2, 0.3, 0.1]) + normal @ np.array([[2.0, 1.0, 0.5],
-                                                         [0.0, 0.0, 0.0],
-                                                         [0.1, 0.4, 1.5]])
-    planes = [transform_color(shade.astype(np.float32), "tonemap"), normal.astype(np.float32)]
-    x = np.concatenate(planes, axis=-1).transpose(2, 0, 1)[None]
-    return (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-            torch.from_numpy(shade.astype(np.float32)).permute(2, 0, 1))
-
-
-def test_regression_on_the_features_keeps_a_silhouette_that_kernels_blur():
-    x, color = _silhouette_input()
-    outputs = {}
-    for regress, blend_logit in ((False, 0.0), (True, 30.0), (True, -30.0)):
-        config = Config()
-        config.input.features = ["normal"]
-        config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=5,
-                                   kernel_scales=3, regress=regress)
-        model = build_model(config).eval()
-        torch.nn.init.zeros_(model.out.weight)  # uniform 5x5 windows everywhere
-        torch.nn.init.zeros_(model.out.bias)
-        if regress:  # the last channel weighs the regression against the kernels
-            torch.nn.init.constant_(model.out.bias[-1:], blend_logit)
-        with torch.no_grad():
-            outputs[regress, blend_logit] = model(x)[0]
-    plain = outputs[False, 0.0]
-    assert (plain - color).abs().max() > 0.5  # averaging across the edge smears it
-    # the fit follows the normal across the edge; only the ridge shrinks its slopes a bit
-    assert (outputs[True, 30.0] - color).abs().max() < 0.1
-    assert torch.allclose(outputs[True, -30.0], plain, atol=1e-5)
-
-
-def test_regression_is_the_weighted_least_squares_fit_at_the_pixel():
-    from mcdenoise.model import REGRESS_RIDGE
-
-    torch.manual_seed(0)
-    config = Config()
-    config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, regress=True)
-    model = build_model(config)
-    color = torch.rand(1, 3, 9, 9, dtype=torch.float64) * 3
-    features = torch.rand(1, 4, 9, 9, dtype=torch.float64)
-    logits = torch.randn(1, 25, 9, 9, dtype=torch.float64)
-    fitted = model._regress(logits.float(), color.float(), features.float())[0, :, 4, 4]
-    # the same fit written out: rows [1, f_t - f_pixel] over the 5x5 window, weights w_t
-    weights = torch.softmax(logits[0, :, 4, 4], dim=0)
-    rows = torch.cat([torch.ones(25, 1, dtype=torch.float64),
-                      features[0, :, 2:7, 2:7].reshape(4, 25).T - features[0, :, 4, 4]], dim=1)
-    values = color[0, :, 2:7, 2:7].reshape(3, 25).T
-    ridge = torch.diag(torch.tensor([0.0] + [REGRESS_RIDGE] * 4, dtype=torch.float64))
-    normal_matrix = rows.T @ torch.diag(weights) @ rows + ridge
-    solution = torch.linalg.solve(normal_matrix, rows.T @ torch.diag(weights) @ values)
-    torch.testing.assert_close(fitted.double(), solution[0].clamp(min=0), rtol=1e-4, atol=1e-4)
-
-
-def test_regression_needs_features_and_kernels_and_adds_its_channels():
-    from mcdenoise.config import ConfigError
-
-    config = Config()
-    config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, regress=True)
-    with_regression = build_model(config).out.out_channels
-    config.model.regress = False
-    assert with_regression == build_model(config).out.out_channels + 5 * 5 + 1
-    config.model.regress = True
-    config.input.features = []
-    with pytest.raises(ConfigError, match="feature"):
-        build_model(config)
-    config.input.features, config.model.output = ["normal"], "direct"
     with pytest.raises(ConfigError, match="kernel"):
         build_model(config)
