@@ -43,10 +43,6 @@ class ModelConfig:
     # per pixel with the plain result by a predicted weight. true needs the albedo feature;
     # null (the default): on whenever the output is kernels and the albedo is an input
     demodulate: bool | None = None
-    # kernel: multiply the filtered color by a per-pixel, per-channel gain the network
-    # predicts directly, exp(2 tanh(g / 2)) (1 at the start), which a convex combination of
-    # noisy pixels cannot reach: silhouettes and textures the features show sharply
-    gain: bool = False
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0

@@ -73,13 +73,11 @@ class Network(nn.Module):
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
         # result against the plain one
         self.mix = bool(config.demodulate) and self.kernel_size > 0
-        self.gain = bool(config.gain) and self.kernel_size > 0  # 3 more channels
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            return (self.scales * self.kernel_size**2 + self.scales - 1 + 3 * int(self.gain)
-                    + int(self.mix))
+            return self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
         return colors
 
     @property
@@ -146,18 +144,13 @@ class Network(nn.Module):
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
         if albedo is None:
-            result = self._filter_scales(out, linear)
-        else:
-            albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
-            # one pass over both: the same kernels filter color and color / albedo
-            both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
-            plain, demodulated = both[:, :3], both[:, 3:] * albedo
-            mix = torch.sigmoid(out[:, -1:])
-            result = mix * demodulated + (1 - mix) * plain
-        if self.gain:
-            first = self.scales * self.kernel_size**2 + self.scales - 1
-            result = result * torch.exp(2.0 * torch.tanh(out[:, first:first + 3] / 2.0))
-        return result
+            return self._filter_scales(out, linear)
+        albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
+        # one pass over both: the same kernels filter color and color / albedo (B, 6, H, W)
+        both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
+        plain, demodulated = both[:, :3], both[:, 3:] * albedo
+        mix = torch.sigmoid(out[:, -1:])
+        return mix * demodulated + (1 - mix) * plain
 
     def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
         """The kernels of every scale applied to ``linear`` (B, C, H, W), blended coarse
@@ -356,9 +349,4 @@ def build_model(config: Config) -> Network:
     if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)
-    if network.gain:  # a gain of exactly 1 at the start: the plain kernel network
-        first = network.scales * network.kernel_size**2 + network.scales - 1
-        with torch.no_grad():
-            network.out.weight[first:first + 3].zero_()
-            network.out.bias[first:first + 3].zero_()
     return network
