@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from mcdenoise.config import LossConfig
-from mcdenoise.loss import (build_loss, hdr_loss, l0_gamma, l0_loss, smape_loss, tonemap_slope,
-                            tonemapped_loss)
+from mcdenoise.loss import (
+    build_loss,
+    hdr_loss,
+    l0_gamma,
+    l0_loss,
+    smape_loss,
+    tonemap_slope,
+    tonemapped_loss,
+)
 from mcdenoise.metrics import tonemap
 
 
