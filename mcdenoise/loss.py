@@ -40,7 +40,7 @@ def tonemapped_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     order, with the slope taken at the detached prediction. Like ``hdr_loss`` its weight
     depends on the prediction only, so a noisy target's mean is still the minimiser; unlike
     it, bright pixels weigh as little as they do in tonemapped PSNR (relative L2 gives a
-    pixel at 10 about 17 times the weight the tonemap gives it, against one at 1)."""
+    pixel at 10 about 18 times the weight the tonemap gives it, against one at 1)."""
     weight = tonemap_slope(pred.detach(), eps) ** 2
     return _mean(weight * (pred - target) ** 2, mask)
 
