@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from mcdenoise import McdenoiseError, __version__
+from mcdenoise.atomic import replacing
 
 # The folder inside the zip, which is the module name of a legacy add-on install. Not
 # "mcdenoise": Blender puts legacy add-ons on sys.path, where that name would hide the real
@@ -44,12 +45,8 @@ def build_addon(out_dir: str | os.PathLike) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"mcdenoise-blender-{version}.zip"
     files = sorted({p for pattern in _INCLUDE for p in source.glob(pattern)})
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in files:
-                archive.write(path, f"{ZIP_FOLDER}/{path.name}")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with replacing(target) as temporary, zipfile.ZipFile(temporary, "w",
+                                                         zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, f"{ZIP_FOLDER}/{path.name}")
     return target

@@ -7,10 +7,8 @@ checkpoints the optimizer, scheduler, step and random states.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mcdenoise import McdenoiseError, publish_mode
+from mcdenoise import McdenoiseError
+from mcdenoise.atomic import remove_stale_temporaries, replacing
 from mcdenoise.config import Config, ConfigError
 
 FORMAT = "mcdenoise-checkpoint-1"
@@ -56,15 +55,9 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config,
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "config": config.to_dict(),
                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **state}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    remove_stale_temporaries(path)  # what a killed run left
+    with replacing(path) as temporary:
         torch.save(payload, temporary)
-        publish_mode(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -137,15 +130,8 @@ def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | Non
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.contiguous() for k, v in payload["model"].items()}
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(handle)
-    try:
+    with replacing(out) as temporary:
         save_file(tensors, temporary, metadata=metadata)
-        publish_mode(temporary)
-        os.replace(temporary, out)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return out
 
 

@@ -208,23 +208,91 @@ def _run_render(jobs, out: str, settings: dict[str, Any], workers: int) -> None:
 @click.option("--size", default="256", show_default=True, metavar="SIZE|WxH")
 @click.option("--scene-seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="The generator's seed: another seed gives other scenes (validation).")
+@click.option("--generator", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="1: the five layouts (the shipped models' data); 2: other scenes with HDRI "
+                   "light, photographs, layered materials, fog, hair, motion blur, small lamps.")
+@click.option("--spp-per-scene", is_flag=True,
+              help="Each scene renders at one of the --spp counts (drawn per scene) instead "
+                   "of all of them: more scenes for the same time.")
 @_render_options
-def render_procedural(scenes: int, first: int, size: str, scene_seed: int, spp: str,
-                      seeds: int, out: str, reference_spp: int, workers: int, device: str,
-                      full_float: bool) -> None:
+def render_procedural(scenes: int, first: int, size: str, scene_seed: int, generator: str,
+                      spp_per_scene: bool, spp: str, seeds: int, out: str, reference_spp: int,
+                      workers: int, device: str, full_float: bool) -> None:
     """Varied procedural scenes (interiors, exteriors, studio, clutter, emitters)."""
     from mcdenoise.cli import parse_int_list
-    from mcdenoise.render.dataset import RenderJob
+    from mcdenoise.render.dataset import RenderJob, cycles_seed
+    from mcdenoise.render.procedural import scene_name
 
     width, height = _parse_size(size)
-    spp_list = parse_int_list(spp)
-    jobs = [RenderJob(scene=f"proc{scene_seed}-{index:05d}", out=out, spp=spp_list,
-                      seeds=seeds, width=width, height=height, reference_spp=reference_spp,
-                      scene_seed=scene_seed, index=index, device=device, half=not full_float)
-            for index in range(first, first + scenes)]
+    spp_list, version = parse_int_list(spp), int(generator)
+
+    def counts(name: str) -> list[int]:
+        if not spp_per_scene:
+            return spp_list
+        return [spp_list[cycles_seed("spp", name) % len(spp_list)]]
+
+    names = [scene_name(index, scene_seed, version) for index in range(first, first + scenes)]
+    jobs = [RenderJob(scene=name, out=out, spp=counts(name), seeds=seeds, width=width,
+                      height=height, reference_spp=reference_spp, scene_seed=scene_seed,
+                      index=index, generator=version, device=device, half=not full_float)
+            for index, name in zip(range(first, first + scenes), names, strict=False)]
     settings = {"source": "procedural", "scenes": scenes, "first": first, "spp": spp_list,
                 "seeds": seeds, "size": [width, height], "reference_spp": reference_spp,
-                "scene_seed": scene_seed}
+                "scene_seed": scene_seed, "generator": version,
+                "spp_per_scene": spp_per_scene}
+    _run_render(jobs, out, settings, workers)
+
+
+@render.command("field")
+@click.option("--out", type=click.Path(file_okay=False), default="data/field", show_default=True)
+@click.option("--scenes", "names", metavar="LIST", help="Only these scenes, e.g. "
+                                                        "cornell,hair (default: all).")
+@click.option("--spp", default="4,16,64", show_default=True, metavar="LIST",
+              help="Sample counts of the noisy inputs.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Noisy renders per scene and spp.")
+@click.option("--reference-spp", type=click.IntRange(min=0), default=None,
+              help="Render references up to this spp (default: each scene's own, 2048-8192; "
+                   "0: none yet). Chunks already rendered are always used.")
+@click.option("--reference-chunk", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Render references in chunks of this spp (resumable).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Blender processes; CPU threads are shared among them.")
+@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
+              show_default=True, help="auto: a GPU when Blender sees one.")
+@click.option("--scale", type=click.FloatRange(min=0.01, max=4.0), default=1.0,
+              show_default=True, help="Render at this fraction of each scene's size (quick "
+                                      "looks; scores are only comparable at 1).")
+@click.option("--list", "list_only", is_flag=True, help="List the scenes and exit.")
+def render_field(out: str, names: str | None, spp: str, seeds: int, reference_spp: int | None,
+                 reference_chunk: int, workers: int, device: str, scale: float,
+                 list_only: bool) -> None:
+    """The field benchmark: fixed scenes of the kinds users render, built apart from the
+    training generator, with chunked references. Rerun to resume or to add samples."""
+    from mcdenoise.cli import parse_int_list
+    from mcdenoise.render.dataset import RenderJob
+    from mcdenoise.render.field import FIELD_SCENES
+
+    if list_only:
+        for name, scene in FIELD_SCENES.items():
+            click.echo(f"{name:16s} {scene.size[0]}x{scene.size[1]}  reference "
+                       f"{scene.reference_spp} spp  {scene.what}")
+        return
+    chosen = names.split(",") if names else list(FIELD_SCENES)
+    unknown = [n for n in chosen if n not in FIELD_SCENES]
+    if unknown:
+        raise click.BadParameter(f"unknown scene(s) {', '.join(unknown)} (see --list)",
+                                 param_hint="--scenes")
+    spp_list = parse_int_list(spp)
+    jobs = [RenderJob(scene=name, out=out, spp=spp_list, seeds=seeds,
+                      width=max(8, round(FIELD_SCENES[name].size[0] * scale)),
+                      height=max(8, round(FIELD_SCENES[name].size[1] * scale)),
+                      reference_spp=FIELD_SCENES[name].reference_spp if reference_spp is None
+                      else min(reference_spp, FIELD_SCENES[name].reference_spp),
+                      reference_chunk=reference_chunk, field_scene=name, device=device,
+                      half=True) for name in chosen]
+    settings = {"source": "field", "spp": spp_list, "seeds": seeds,
+                "reference_chunk": reference_chunk, "scale": scale}
     _run_render(jobs, out, settings, workers)
 
 

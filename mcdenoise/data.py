@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mcdenoise import McdenoiseError
+from mcdenoise.atomic import write_atomic, write_text_atomic
 from mcdenoise.config import Config
 from mcdenoise.features import FrameStats, build_input, frame_stats, normalise_depth
 
@@ -152,30 +152,13 @@ def cache_render(path: Path, cache_dir: Path) -> Cached:
     meta = {"source": str(path), "exposure": stats.exposure, "features": features,
             "height": frame.height, "width": frame.width}
     _atomic_save(array, planes)
-    _atomic_write(meta_path, lambda stream: stream.write(json.dumps(meta).encode()))
+    # several processes (torchrun ranks, data-loader workers) may cache the same file at once
+    write_text_atomic(meta_path, json.dumps(meta))
     return Cached(array, stats.exposure, tuple(features), frame.height, frame.width)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(stream)`` into a temporary file of its own, then renamed over ``path``: several
-    processes (torchrun ranks, data-loader workers) may cache the same file at once."""
-    import tempfile
-
-    from mcdenoise import publish_mode
-
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        publish_mode(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    _atomic_write(path, lambda stream: np.save(stream, array))
+    write_atomic(path, lambda stream: np.save(stream, array))
 
 
 def augment(planes: np.ndarray, code: int, normal: slice | None) -> np.ndarray:

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from mcdenoise import McdenoiseError
+from mcdenoise.atomic import remove_stale_temporaries
 from mcdenoise.config import Config
 from mcdenoise.features import build_input, frame_stats, output_to_linear
 from mcdenoise.jobs import Job
@@ -334,8 +334,8 @@ def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptio
     from mcdenoise.exr import write_exr
 
     out = denoise_image(image, denoiser, options)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stray_temporaries(target)
+    make_output_folder(target)
+    remove_stale_temporaries(target)
     write_exr(target, out)
 
 
@@ -355,7 +355,8 @@ def denoise_ldr(image: LdrImage, target: Path, denoiser: Denoiser, options: Deno
     denoised = np.clip(denoiser.denoise(noisy, tile=options.tile, overlap=options.overlap,
                                         max_memory=options.max_memory), 0.0, 1.0)
     made = _provenance(denoiser, options)
-    _remove_stray_temporaries(target)
+    make_output_folder(target)
+    remove_stale_temporaries(target)
     if options.add_noise is None:
         write_ldr(target, denoised, image, made)
         return None
@@ -378,16 +379,17 @@ def _beauty_image(image, frame, color: np.ndarray, attributes: dict[str, str]):
                                   compression=compression if compression != "unknown" else "zip")
 
 
-def _remove_stray_temporaries(target: Path) -> None:
-    """Temporary files a killed run left beside the output (write_exr's naming)."""
+def make_output_folder(target: Path) -> None:
+    """Create the folder of an output, or fail with one line saying why."""
     folder = target.parent if str(target.parent) else Path(".")
-    for stray in folder.glob(f".{_glob_escape(target.name)}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stray.unlink()
-
-
-def _glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise McdenoiseError(f"{target}: cannot create the output folder {folder} (a file "
+                             "is in the way)") from None
+    except OSError as exc:
+        raise McdenoiseError(f"{target}: cannot create the output folder {folder} "
+                             f"({exc.strerror or exc})") from None
 
 
 def _read(path: Path):
@@ -408,6 +410,7 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
     from tqdm import tqdm
 
     failures: list[tuple[Job, str]] = []
+    remove_stale_temporaries(*(job.target for job in jobs))  # what killed runs left
     todo = []
     for job in jobs:
         try:

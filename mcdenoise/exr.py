@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import OpenEXR
 
-from mcdenoise import McdenoiseError, publish_mode
+from mcdenoise import McdenoiseError
+from mcdenoise.atomic import publish_mode, temporary_path
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 _VERSION_DEEP = 0x800
@@ -282,14 +283,13 @@ def write_exr(path: str | os.PathLike, image: ExrImage, compression: str | None 
     if path.is_dir():
         raise ExrError(path, "is a directory")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        temporary = temporary_path(path)
     except OSError as exc:
         raise ExrError(path, f"cannot be written ({exc.strerror})") from None
-    os.close(handle)
     try:
         with _native_output() as messages:
             try:
-                exr_file.write(temporary)
+                exr_file.write(str(temporary))
                 failure = None
             except Exception as exc:  # the bindings raise several types on bad headers/IO
                 failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -10,16 +10,15 @@ chunk, the JPEG comment, the TIFF ImageDescription), so reruns skip finished fil
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mcdenoise import McdenoiseError, publish_mode
+from mcdenoise import McdenoiseError
+from mcdenoise.atomic import replacing
 
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -119,18 +118,11 @@ def write_ldr(path: str | os.PathLike, color: np.ndarray, like: LdrImage | None 
         if text:
             options["description"] = f"{_KEY} {text}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
-    os.close(handle)
     try:
-        iio.imwrite(temporary, pixels, plugin="pillow", extension=suffix, **options)
-        publish_mode(temporary)
-        os.replace(temporary, path)
+        with replacing(path) as temporary:
+            iio.imwrite(temporary, pixels, plugin="pillow", extension=suffix, **options)
     except OSError as exc:
         raise McdenoiseError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
     return path
 
 

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from mcdenoise import McdenoiseError
+from mcdenoise.atomic import write_text_atomic
 from mcdenoise.checkpoint import (
     load_checkpoint,
     load_network,
@@ -283,9 +284,7 @@ def _record_results(run_dir: Path, step: int, seconds: float,
                     **{key: round(value, 5) for key, value in metrics.items()}})
     results = {"history": history, "last": history[-1],
                "best": max(history, key=lambda h: h["psnr"])}
-    temporary = run_dir / f".{RESULTS}.tmp"
-    temporary.write_text(json.dumps(results, indent=1))
-    os.replace(temporary, run_dir / RESULTS)
+    write_text_atomic(run_dir / RESULTS, json.dumps(results, indent=1))
 
 
 def _log_validation(writer, state: _State, val_set: Dataset, config: Config,

@@ -145,3 +145,13 @@ def photo(height: int = 72, width: int = 96, seed: int = 0) -> np.ndarray:
         cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(6, 20)
         image[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0.05, 0.95, 3)
     return image.astype(np.float32)
+
+
+def dead_pid() -> int:
+    """The process id of a process that has ended (a killed writer's)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -8,9 +8,10 @@ import numpy as np
 import OpenEXR
 import pytest
 from click.testing import CliRunner
-from conftest import write_mc_render, write_raw
+from conftest import dead_pid, write_mc_render, write_raw
 
 import mcdenoise
+from mcdenoise import atomic
 from mcdenoise.checkpoint import save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
@@ -146,8 +147,8 @@ def test_sequence_with_frames_resume_and_stray_temporaries(tmp_path, model_path)
     assert first.exit_code == 0, first.output
     done = out / "beauty.1001.exr"
     stamp = done.stat().st_mtime_ns
-    stray = out / ".beauty.1003.exr.abc123.tmp"
-    stray.write_bytes(b"half a file")
+    stray = out / f".beauty.1003.exr.{atomic._HOST}.{dead_pid()}.abc123.tmp"
+    stray.write_bytes(b"half a file")  # a killed run's
     dry = _cli("denoise", tmp_path / "shot" / "beauty.%04d.exr", "-o", out / "beauty.$F4.exr",
                "--model", model_path, "--dry-run")
     assert dry.exit_code == 0

@@ -2,6 +2,10 @@
 
 Layout (shared/DESIGN.md): ``OUT/<scene>/<scene>_<spp:04d>spp_s<seed:03d>.exr`` per noisy
 render, ``OUT/<scene>/<scene>_ref.exr`` for an optional reference, ``OUT/manifest.json``.
+Long references render in chunks (``OUT/<scene>/ref-chunks/``, each its own seed) that are
+averaged into the reference: a killed run loses one chunk at most, a later run with a
+higher ``--reference-spp`` adds chunks, and the spread between chunks measures how noisy
+the reference itself still is.
 Each job (one scene, or one frame of a .blend) runs in a worker process that imports bpy;
 finished files are skipped, so a killed run resumes. Cycles seeds are derived from the
 scene and the render number, with a separate domain for references, so no two renders
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mcdenoise import McdenoiseError, __version__
+from mcdenoise.atomic import write_text_atomic
 
 
 @dataclass
@@ -36,7 +42,10 @@ class RenderJob:
     reference_spp: int = 0
     scene_seed: int = 0
     index: int = 0  # procedural scene index
+    generator: int = 1  # procedural generator (render/procedural.py)
     blend: str | None = None  # a user's .blend file, or None for procedural
+    field_scene: str | None = None  # a field benchmark scene (render/field.py)
+    reference_chunk: int = 0  # render the reference in chunks of this spp (0: in one go)
     frame: int = 0
     camera_jitter: float = 0.0
     threads: int = 0
@@ -52,15 +61,54 @@ def cycles_seed(*parts: Any) -> int:
 
 
 def render_plan(job: RenderJob) -> list[tuple[Path, int, int]]:
-    """(file, spp, Cycles seed) for every render of a job, references last."""
+    """(file, spp, Cycles seed) for every render of a job, references (or their chunks)
+    last."""
     folder = Path(job.out) / job.scene
     plan = [(folder / f"{job.scene}_{spp:04d}spp_s{seed:03d}.exr", spp,
              cycles_seed(job.scene_seed, job.scene, spp, seed))
             for spp in job.spp for seed in range(job.seeds)]
-    if job.reference_spp:
+    if job.reference_spp and job.reference_chunk and job.reference_spp > job.reference_chunk:
+        chunks = -(-job.reference_spp // job.reference_chunk)
+        plan += [(folder / "ref-chunks" / f"{job.scene}_ref{k:03d}_{job.reference_chunk}spp.exr",
+                  job.reference_chunk, cycles_seed(job.scene_seed, job.scene, "ref", k))
+                 for k in range(chunks)]
+    elif job.reference_spp:
         plan.append((folder / f"{job.scene}_ref.exr", job.reference_spp,
                      cycles_seed(job.scene_seed, job.scene, "ref")))
     return plan
+
+
+def assemble_reference(chunks: list[Path], path: Path) -> dict[str, Any]:
+    """Average chunk renders (equal spp, own seeds) channel by channel into ``path`` (float),
+    and estimate the result's own noise: the tonemapped PSNR between the mean of the even
+    and of the odd chunks, corrected for their counts (MSE(ref) = E|A - B|^2 / (n (1/a +
+    1/b)) for n chunks split a + b)."""
+    import numpy as np
+    import torch
+
+    from mcdenoise.exr import read_exr, write_exr
+    from mcdenoise.frame import load_frame
+    from mcdenoise.metrics import psnr_tonemapped
+
+    images = [read_exr(c) for c in chunks]
+    out = images[0]
+    for index, part in enumerate(out.parts):
+        for name, channel in part.channels.items():
+            if channel.pixels.dtype.kind == "f":
+                stack = [img.parts[index].channels[name].pixels.astype(np.float64)
+                         for img in images]
+                channel.pixels = np.mean(stack, axis=0).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_exr(path, out, pixel_type="float")
+    info: dict[str, Any] = {"chunks": len(chunks)}
+    if len(chunks) >= 2:
+        colors = [load_frame(c).color.astype(np.float64) for c in chunks]
+        even, odd = np.mean(colors[0::2], axis=0), np.mean(colors[1::2], axis=0)
+        a, b = (torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1) for x in (even, odd))
+        split = len(colors[0::2]), len(colors[1::2])
+        correction = 10 * math.log10(len(chunks) * (1 / split[0] + 1 / split[1]))
+        info["noise_psnr"] = round(psnr_tonemapped(a, b).item() + correction, 2)
+    return info
 
 
 def require_bpy() -> None:
@@ -86,10 +134,15 @@ def _jitter_camera(scene: Any, job: RenderJob) -> None:
 def _prepare_scene(bpy: Any, job: RenderJob) -> tuple[Any, dict[str, Any]]:
     from mcdenoise.render.cycles import configure_cycles, set_multilayer_exr, use_gpu
 
-    if job.blend is None:
+    if job.field_scene is not None:
+        from mcdenoise.render.field import build_field_scene
+
+        description = build_field_scene(bpy, job.field_scene)
+        scene = bpy.context.scene
+    elif job.blend is None:
         from mcdenoise.render.procedural import build_scene
 
-        description = build_scene(bpy, job.index, job.scene_seed)
+        description = build_scene(bpy, job.index, job.scene_seed, job.generator)
         scene = bpy.context.scene
     else:
         bpy.ops.wm.open_mainfile(filepath=job.blend)
@@ -112,31 +165,50 @@ def _prepare_scene(bpy: Any, job: RenderJob) -> tuple[Any, dict[str, Any]]:
     return scene, description
 
 
+def _chunk_files(folder: Path, job: RenderJob) -> list[Path]:
+    """Every reference chunk on disk at the job's chunk size, planned now or before."""
+    pattern = f"{job.scene}_ref[0-9][0-9][0-9]_{job.reference_chunk}spp.exr"
+    return sorted((folder / "ref-chunks").glob(pattern))
+
+
 def render_job(job: RenderJob) -> dict[str, Any]:
-    """Render what is missing of one job (in a worker process); returns its manifest entry."""
+    """Render what is missing of one job (in a worker process); returns its manifest entry.
+    A chunked reference is (re)assembled from every chunk on disk whenever their number
+    changed, so a later run with a lower ``reference_spp`` never makes it noisier."""
     from mcdenoise.render.cycles import import_bpy, render_still
 
     folder = Path(job.out) / job.scene
     record = folder / f"{job.scene}.json"
     plan = render_plan(job)
-    if record.exists() and all(path.exists() for path, _, _ in plan):
-        return json.loads(record.read_text())
-    bpy = import_bpy()
-    scene, description = _prepare_scene(bpy, job)
-    renders = []
-    for path, spp, seed in plan:
-        if not path.exists():
+    previous = json.loads(record.read_text()) if record.exists() else None
+    missing = [item for item in plan if not item[0].exists()]
+    if missing or previous is None:
+        bpy = import_bpy()
+        scene, description = _prepare_scene(bpy, job)
+        for path, spp, seed in missing:
             scene.cycles.samples, scene.cycles.seed = spp, seed
             temporary = path.with_name(f".{path.stem}.tmp.exr")
             render_still(scene, temporary)
             os.replace(temporary, path)  # a killed render never leaves a file under its name
-        renders.append({"file": path.name, "spp": spp, "cycles_seed": seed,
-                        "reference": path.name.endswith("_ref.exr")})
-    entry = {"scene": job.scene, **description, "width": scene.render.resolution_x,
-             "height": scene.render.resolution_y, "renders": renders}
-    temporary = record.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(entry, indent=1))
-    os.replace(temporary, record)
+        entry = {"scene": job.scene, **description, "width": scene.render.resolution_x,
+                 "height": scene.render.resolution_y}
+    else:
+        entry = {k: v for k, v in previous.items() if k not in ("renders", "reference")}
+    chunks = _chunk_files(folder, job) if job.reference_chunk else []
+    entry["renders"] = [{"file": str(path.relative_to(folder)), "spp": spp, "cycles_seed": seed,
+                         "reference": path.name.endswith("_ref.exr") or path.parent.name
+                         == "ref-chunks"} for path, spp, seed in plan]
+    if len(chunks) >= 2:
+        reference = folder / f"{job.scene}_ref.exr"
+        known = (previous or {}).get("reference", {})
+        if known.get("chunks") == len(chunks) and reference.exists():
+            entry["reference"] = known
+        else:
+            entry["reference"] = {"file": reference.name,
+                                  "spp": len(chunks) * job.reference_chunk,
+                                  **assemble_reference(chunks, reference)}
+    if entry != previous:
+        write_text_atomic(record, json.dumps(entry, indent=1))
     return entry
 
 
@@ -174,9 +246,7 @@ def _write_manifest(out: Path, settings: dict[str, Any], entries: list[dict]) ->
     scenes = {**previous.get("scenes", {}), **{e["scene"]: e for e in entries}}
     manifest = {"mcdenoise": __version__, "blender": _blender_version(), "settings": settings,
                 "scenes": dict(sorted(scenes.items()))}
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=1))
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(manifest, indent=1))
     return manifest
 
 

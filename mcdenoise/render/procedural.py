@@ -1,4 +1,9 @@
-"""Varied, deterministic procedural Cycles scenes of five kinds, for Noise2Noise training data."""
+"""Varied, deterministic procedural Cycles scenes of five kinds, for Noise2Noise training data.
+
+Generator 1 is the five layouts alone (the data of the models shipped so far); generator 2
+lays out other scenes from another random stream and adds ``ingredients.py``: HDRI light,
+photographs, layered materials, fog, hair, motion blur, small lamps, windows without portals.
+"""
 
 from __future__ import annotations
 
@@ -25,16 +30,32 @@ def scene_kind(index: int, scene_seed: int = 0) -> str:
     return order[slot]
 
 
-def build_scene(bpy: Any, index: int, scene_seed: int = 0) -> dict:
+GENERATORS = (1, 2)
+
+
+def scene_name(index: int, scene_seed: int = 0, generator: int = 1) -> str:
+    """The folder name of a procedural scene (generator 1 keeps its original names)."""
+    prefix = "proc" if generator == 1 else f"gen{generator}-"
+    return f"{prefix}{scene_seed}-{index:05d}"
+
+
+def build_scene(bpy: Any, index: int, scene_seed: int = 0, generator: int = 1) -> dict:
     """Replace the open file with scene ``index`` of the generator seeded by ``scene_seed``,
     set its camera, and describe it (JSON-serialisable). Equal arguments give the same scene.
     Render settings (engine, resolution, samples, output) are left to the caller."""
+    from mcdenoise.render.ingredients import apply_ingredients
+
     bpy.ops.wm.read_factory_settings(use_empty=True)
     kind = scene_kind(index, scene_seed)
-    builder = Builder(bpy, _rng(scene_seed, index, "scene"))
+    salt = "scene" if generator == 1 else f"scene{generator}"
+    builder = Builder(bpy, _rng(scene_seed, index, salt))
     BUILDERS[kind](builder)
+    if generator >= 2:
+        apply_ingredients(bpy, _rng(scene_seed, index, f"ingredients{generator}"), kind,
+                          builder.info)
     meshes = [obj for obj in builder.scene.objects if obj.type == "MESH"]
-    return {"kind": kind, "index": index, "scene_seed": scene_seed, "objects": len(meshes),
+    return {"kind": kind, "index": index, "scene_seed": scene_seed, "generator": generator,
+            "objects": len(meshes),
             "lights": builder.lights, "materials": builder.materials,
             "textures": builder.textures, "dof": builder.info.pop("dof", False),
             **builder.info}

@@ -1,0 +1,173 @@
+"""The field benchmark: scenes built apart from the training generator, chunked references
+with a measured noise level, and generator 2's ingredients (real Blender, tiny images)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mcdenoise.data import find_renders, make_pairs
+from mcdenoise.exr import ExrImage, write_exr
+from mcdenoise.frame import load_frame
+from mcdenoise.metrics import psnr_tonemapped
+from mcdenoise.render import assets
+from mcdenoise.render.dataset import RenderJob, assemble_reference, render_plan
+from mcdenoise.render.field import FIELD_SCENES
+
+RENDER_DIR = Path(__file__).resolve().parents[1] / "mcdenoise" / "render"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_field_scenes_are_many_varied_and_large_enough():
+    assert len(FIELD_SCENES) >= 12
+    assert all(min(s.size) >= 256 and s.reference_spp >= 2048 for s in FIELD_SCENES.values())
+    assert sum(min(s.size) >= 512 for s in FIELD_SCENES.values()) >= 2
+    assert sum(max(s.size) >= 512 for s in FIELD_SCENES.values()) >= 3
+    for kind in ("cornell", "window", "hdri", "caustics", "dof", "motion", "hair", "volume",
+                 "neon", "glossy", "textures"):
+        assert any(kind in name for name in FIELD_SCENES), kind
+
+
+def test_field_code_shares_nothing_with_the_training_generator():
+    generator = {"mcdenoise.render.builder", "mcdenoise.render.layouts",
+                 "mcdenoise.render.procedural", "mcdenoise.render.ingredients"}
+    for name in ("field.py", "field_parts.py", "field_advanced.py"):
+        found = _imports(RENDER_DIR / name)
+        assert not any(m.startswith(tuple(generator)) for m in found), (name, found)
+    assert "mcdenoise.render.field_parts" not in " ".join(
+        _imports(RENDER_DIR / "ingredients.py") | _imports(RENDER_DIR / "layouts.py"))
+
+
+def test_field_keeps_its_photographs_and_hdris_to_itself():
+    assert not set(assets.FIELD_PHOTOS) & set(assets.TRAIN_PHOTOS)
+    assert not set(assets.FIELD_HDRIS) & set(assets.TRAIN_HDRIS)
+    source = (RENDER_DIR / "ingredients.py").read_text()
+    assert all(name not in source for name in assets.FIELD_PHOTOS + assets.FIELD_HDRIS)
+
+
+def test_chunked_reference_plan_names_seeds_and_sizes(tmp_path):
+    job = RenderJob(scene="s", out=str(tmp_path), spp=[4], seeds=1, width=8, height=8,
+                    reference_spp=1000, reference_chunk=256)
+    plan = render_plan(job)
+    chunks = [p for p in plan if p[0].parent.name == "ref-chunks"]
+    assert len(chunks) == 4 and {spp for _, spp, _ in chunks} == {256}
+    assert len({seed for _, _, seed in plan}) == len(plan)
+    whole = render_plan(RenderJob(scene="s", out=str(tmp_path), spp=[4], seeds=1, width=8,
+                                  height=8, reference_spp=200, reference_chunk=256))
+    assert whole[-1][0].name == "s_ref.exr" and whole[-1][1] == 200
+
+
+def _write_chunk(path: Path, color: np.ndarray) -> None:
+    channels = {f"ViewLayer.Combined.{c}": color[..., i] for i, c in enumerate("RGB")}
+    channels["ViewLayer.Combined.A"] = np.ones(color.shape[:2], np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_exr(path, ExrImage.from_channels(channels, multipart=True), pixel_type="float")
+
+
+def test_assembled_reference_is_the_mean_and_its_noise_estimate_is_right(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0.05, 2.0, (64, 64, 3)).astype(np.float32)
+    chunks = []
+    for k in range(8):
+        path = tmp_path / f"c{k}.exr"
+        _write_chunk(path, (truth * rng.gamma(20.0, 1 / 20.0, truth.shape)).astype(np.float32))
+        chunks.append(path)
+    info = assemble_reference(chunks, tmp_path / "ref.exr")
+    mean = np.mean([load_frame(c).color for c in chunks], axis=0)
+    reference = load_frame(tmp_path / "ref.exr").color
+    np.testing.assert_allclose(reference, mean, rtol=1e-5, atol=1e-6)
+    true_psnr = psnr_tonemapped(*(torch.from_numpy(x).permute(2, 0, 1)
+                                  for x in (reference, truth))).item()
+    assert info["chunks"] == 8 and abs(info["noise_psnr"] - true_psnr) < 1.0
+
+
+def _run(*args, env):
+    done = subprocess.run([sys.executable, "-m", "mcdenoise", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_every_field_scene_renders_lit_with_features(tmp_path, blender_env):
+    _run("render", "field", "--out", tmp_path, "--spp", 2, "--reference-spp", 0,
+         "--scale", 0.0625, "--workers", 2, env=blender_env)
+    scenes = find_renders(tmp_path)
+    assert sorted(scenes) == sorted(FIELD_SCENES)
+    for name, renders in scenes.items():
+        frame = load_frame(renders[0].path)
+        expected = tuple(max(8, round(v * 0.0625)) for v in FIELD_SCENES[name].size)
+        assert (frame.width, frame.height) == expected
+        assert {"albedo", "normal", "depth"} <= set(frame.sources), name
+        assert np.isfinite(frame.color).all() and frame.color.mean() > 1e-3, name
+
+
+@pytest.mark.blender
+def test_chunked_references_resume_grow_and_never_shrink(tmp_path, blender_env):
+    common = ("render", "field", "--out", tmp_path, "--scenes", "cornell", "--spp", 2,
+              "--scale", 0.0625, "--reference-chunk", 2)
+    _run(*common, "--reference-spp", 8, env=blender_env)
+    record = tmp_path / "cornell" / "cornell.json"
+    first = json.loads(record.read_text())["reference"]
+    assert first["chunks"] == 4 and first["spp"] == 8 and math.isfinite(first["noise_psnr"])
+    ref_path = tmp_path / "cornell" / "cornell_ref.exr"
+    before = load_frame(ref_path).color
+    _run(*common, "--reference-spp", 4, env=blender_env)  # a lower cap keeps all chunks
+    assert json.loads(record.read_text())["reference"]["chunks"] == 4
+    np.testing.assert_array_equal(load_frame(ref_path).color, before)
+    _run(*common, "--reference-spp", 12, env=blender_env)
+    grown = json.loads(record.read_text())["reference"]
+    assert grown["chunks"] == 6 and grown["noise_psnr"] > first["noise_psnr"] - 3.0
+    scenes = find_renders(tmp_path)
+    assert len(make_pairs(scenes, "clean")) == 1  # the chunks are not renders of their own
+
+
+GENERATOR2 = textwrap.dedent("""
+    import json, sys
+    from mcdenoise.render.cycles import import_bpy
+    from mcdenoise.render.procedural import build_scene
+    bpy = import_bpy()
+    found = []
+    for index in range(int(sys.argv[1])):
+        description = build_scene(bpy, index, 0, 2)
+        objects = sorted(o.name for o in bpy.context.scene.objects)
+        found.append({"description": description, "objects": objects})
+    print("SCENES=" + json.dumps(found))
+""")
+
+
+@pytest.mark.blender
+def test_generator2_adds_ingredients_and_is_deterministic(blender_env):
+    def build(count):
+        done = subprocess.run([sys.executable, "-c", GENERATOR2, str(count)], env=blender_env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.split("SCENES=", 1)[1].splitlines()[0])
+
+    first, again = build(12), build(3)
+    assert first[:3] == again
+    found = {i for scene in first for i in scene["description"]["ingredients"]}
+    assert {"photo-color", "small_lamps", "hdri"} - found <= {"hdri"}
+    assert any(s["description"].get("world", {}).get("type") == "hdri" for s in first)
+    assert len(found) >= 8, found
+    assert all(s["description"]["generator"] == 2 for s in first)
