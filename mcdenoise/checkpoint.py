@@ -85,6 +85,12 @@ def load_network(path: str | Path, device: str | torch.device = "cpu"):
     from mcdenoise.model import build_model
 
     weights, config_dict, _ = load_weights(path)
+    broken = sorted(name for name, value in weights.items()
+                    if value.is_floating_point() and not torch.isfinite(value).all())
+    if broken:
+        raise CheckpointError(f"{path}: {len(broken)} weight tensor(s) hold NaN or Inf values "
+                              f"(first: {broken[0]}): a diverged training run or a damaged "
+                              "file")
     try:
         config = Config.from_saved(config_dict, source=str(path))
     except ConfigError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,10 @@ from typing import Any
 import click
 
 from mcdenoise import McdenoiseError, __version__
+from mcdenoise.cli_params import parse_int_list, parse_memory, parse_overrides
 from mcdenoise.cli_train import experiment, render, train
+
+log = logging.getLogger("mcdenoise")
 
 
 class _Group(click.Group):
@@ -37,16 +39,6 @@ def main(verbose: int, quiet: bool) -> None:
                         stream=sys.stderr, force=True)
 
 
-def _parse_overrides(values: tuple[str, ...]) -> dict[str, str]:
-    overrides = {}
-    for value in values:
-        buffer, sep, spec = value.partition("=")
-        if not sep or not spec:
-            raise click.BadParameter(f"'{value}' is not BUFFER=CHANNELS", param_hint="--channel")
-        overrides[buffer.strip()] = spec.strip()
-    return overrides
-
-
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|DIR|GLOB...")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
@@ -60,11 +52,14 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
     channels mcdenoise uses as color / albedo / normal / depth / alpha."""
     from mcdenoise.info import describe_file, format_description
 
-    overrides = _parse_overrides(channels)
+    overrides = parse_overrides(channels)
     reports, failed = [], 0
     from mcdenoise.exr import expand_paths
 
-    for path in expand_paths(inputs):
+    paths = expand_paths(inputs)
+    if not paths:
+        raise McdenoiseError(f"{' '.join(inputs)}: no EXR files")
+    for path in paths:
         try:
             report = describe_file(path, layer=layer, overrides=overrides)
         except McdenoiseError as exc:
@@ -78,35 +73,6 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
         click.echo(json.dumps(reports, indent=2))
     if failed:
         sys.exit(1)
-
-
-def parse_int_list(text: str) -> list[int]:
-    """'1,2,5-10' -> [1, 2, 5, 6, 7, 8, 9, 10] (order kept, duplicates dropped)."""
-    values: list[int] = []
-    for piece in text.split(","):
-        piece = piece.strip()
-        try:
-            if "-" in piece[1:]:
-                start, end = piece[0] + piece[1:].split("-", 1)[0], piece[1:].split("-", 1)[1]
-                first, last = int(start), int(end)
-                if last < first:
-                    raise ValueError
-                values.extend(range(first, last + 1))
-            else:
-                values.append(int(piece))
-        except ValueError:
-            raise click.BadParameter(f"'{text}' is not a list like 1,2,5-10") from None
-    return list(dict.fromkeys(values))
-
-
-def _memory(text: str | None) -> int | None:
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)B?\s*", text.upper())
-    if not match:
-        raise click.BadParameter(f"'{text}' is not a size like 2G or 512M",
-                                 param_hint="--max-memory")
-    return int(float(match[1]) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match[2]])
 
 
 @main.command()
@@ -192,7 +158,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
                              tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only,
                              add_noise=noise, noise_seed=noise_seed)
-    options.max_memory = _memory(max_memory) or options.max_memory
+    options.max_memory = parse_memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:
             try:
@@ -202,20 +168,38 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
             click.echo(f"{status:8} {job.source} -> {job.target}")
         return
     scores: list = []
-    failures = denoise_jobs(jobs, denoiser, options, scores=scores)
-    done = len(jobs) - len(failures)
+    quiet = click.get_current_context().find_root().params.get("quiet", False)
+    log.info("model %s (%s) on %s, %s", denoiser.name, denoiser.digest, denoiser.device,
+             denoiser.precision)
+    summary = denoise_jobs(jobs, denoiser, options, scores=scores,
+                           report=None if quiet else click.echo)
+    failures, missing = summary.failures, summary.missing
     if len(scores) > 1:
         click.echo(f"mean PSNR over {len(scores)} image(s): noisy "
                    f"{sum(s[1] for s in scores) / len(scores):.2f} dB, denoised "
                    f"{sum(s[2] for s in scores) / len(scores):.2f} dB", err=True)
-    if len(jobs) > 1 or failures:
-        click.echo(f"{done} of {len(jobs)} frame(s) denoised or already done", err=True)
-    if failures:
-        if len(jobs) == 1:
-            raise McdenoiseError(failures[0][1])
-        listed = ", ".join(str(job.frame if job.frame is not None else job.source.name)
-                           for job, _ in failures)
-        raise McdenoiseError(f"{len(failures)} frame(s) failed: {listed}")
+    if len(jobs) > 1:
+        seconds = sum(s for _, s in summary.denoised)
+        click.echo(f"{len(summary.denoised)} of {len(jobs)} frame(s) denoised ({seconds:.1f} "
+                   f"s), {len(summary.skipped)} skipped (already done), {len(missing)} "
+                   f"missing, {len(failures)} failed", err=True)
+    if len(jobs) == 1 and (failures or missing):
+        raise McdenoiseError(failures[0][1] if failures else f"{jobs[0].source}: no such file")
+    problems = [f"{len(group)} {what}: {_listed(group)}" for group, what in (
+        (missing, "input file(s) missing"), ([job for job, _ in failures], "frame(s) failed"))
+        if group]
+    if problems:
+        raise McdenoiseError("; ".join(problems))
+
+
+def _listed(jobs) -> str:
+    """Frame numbers as ranges (1001-1100), or the first file names."""
+    from mcdenoise.denoise import frame_ranges
+
+    numbered = [job.frame for job in jobs if job.frame is not None]
+    if len(numbered) == len(jobs):
+        return f"frames {frame_ranges(numbered)}"
+    return ", ".join(job.source.name for job in jobs[:10]) + (" ..." if len(jobs) > 10 else "")
 
 
 def _load_denoiser(model: str | None, kind: str, device: str, precision: str):
@@ -341,14 +325,21 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
               help="Score A and B against this reference (else A is scored against B).")
 @click.option("--error-map", type=click.Path(dir_okay=False), metavar="PNG",
               help="Write the error map(s) here (side by side with --ref).")
-def compare(first: str, second: str, ref: str | None, error_map: str | None) -> None:
-    """Metrics between two EXR images, or of two images against a reference."""
+@click.option("--layer", metavar="NAME", help="View layer to score (default: the first).")
+@click.option("--channel", "channels", multiple=True, metavar="BUFFER=CHANNELS",
+              help="Score other channels: 'color=Noisy Image' (a pass) or "
+                   "'color=ViewLayer.Combined.R,ViewLayer.Combined.G,ViewLayer.Combined.B'.")
+def compare(first: str, second: str, ref: str | None, error_map: str | None,
+            layer: str | None, channels: tuple[str, ...]) -> None:
+    """Metrics between two EXR images, or of two images against a reference. A denoised
+    file is scored by its denoised beauty (not the 'Noisy Image' copy it keeps)."""
     import numpy as np
 
     from mcdenoise.evaluate import colorize, save_png, scores_of, table
-    from mcdenoise.frame import load_frame
+    from mcdenoise.frame import load_beauty
 
-    frames = {name: load_frame(path).color for name, path in
+    overrides = parse_overrides(channels)
+    frames = {name: load_beauty(path, layer, overrides) for name, path in
               (("A", first), ("B", second), ("R", ref)) if path}
     shapes = {name: image.shape for name, image in frames.items()}
     if len(set(shapes.values())) > 1:

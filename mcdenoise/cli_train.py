@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from mcdenoise import McdenoiseError
+from mcdenoise.cli_params import parse_int_list, parse_size
 from mcdenoise.config import CHOICES
 
 
@@ -38,17 +39,43 @@ def _flag_overrides(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return nested
 
 
+def _noise_config(spec: str) -> str:
+    """The shipped ``noise-<kind>`` config for a --noise spec: image data, no features, the
+    noise's own loss and network (Bernoulli's masked L2, impulse's L0, ...)."""
+    from mcdenoise.noise import NoiseSpec
+
+    kind = NoiseSpec.parse(spec).kind
+    if kind == "clean":
+        raise click.BadParameter("the input noise cannot be 'clean'", param_hint="--noise")
+    return f"noise-{kind}"
+
+
 def resolve_train_config(options: dict[str, Any]):
-    """defaults < --config < presets (--hdr) < explicit flags < --set."""
+    """defaults (or, with --noise and no --config, the noise's shipped noise-* config) <
+    --config < presets (--hdr) < explicit flags < --set."""
     from mcdenoise.config import Config, apply_hdr_preset, load_config, merge, set_value
 
-    config = load_config(options["config"]) if options.get("config") else Config()
+    if options.get("config"):
+        config = load_config(options["config"])
+    elif options.get("noise") is not None:
+        config = load_config(_noise_config(options["noise"]))
+    else:
+        config = Config()
     if options.get("hdr") is not None:
         apply_hdr_preset(config, options["hdr"])
     merge(config, _flag_overrides(options), "command line")
     for assignment in options.get("sets") or ():
         set_value(config, assignment)
     return config
+
+
+def _default(key: str) -> str:
+    """'[default: V]' for a config key: train flags default to None so that --config and
+    presets can set them, so click cannot show the value itself."""
+    from mcdenoise.config import Config
+
+    section, name = key.split(".")
+    return f"[default: {getattr(getattr(Config(), section), name)}]"
 
 
 @click.command()
@@ -64,28 +91,39 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--val-data", type=click.Path(), help="Validation data folder.")
 @click.option("--target", type=click.Choice(["noisy", "clean", "both"]),
               help="Monte Carlo targets: another seed (Noise2Noise), the reference, or both.")
-@click.option("--batch-size", type=click.IntRange(min=1))
-@click.option("--crop", type=click.IntRange(min=8), help="Training crop size in pixels.")
-@click.option("--steps", type=click.IntRange(min=1))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
-@click.option("--lr-step", type=click.IntRange(min=0), help="Decay the LR every N steps.")
-@click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True))
-@click.option("--loss", type=click.Choice(CHOICES["loss.name"]))
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help=f"Crops per step. {_default('data.batch_size')}")
+@click.option("--crop", type=click.IntRange(min=8),
+              help=f"Training crop size in pixels. {_default('data.crop')}")
+@click.option("--steps", type=click.IntRange(min=1),
+              help=f"Training steps; with --resume, a larger total extends the run. "
+                   f"{_default('train.steps')}")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help=f"Adam learning rate. {_default('train.lr')}")
+@click.option("--lr-step", type=click.IntRange(min=0),
+              help=f"Decay the LR every N steps (0: never). {_default('train.lr_step')}")
+@click.option("--lr-gamma", type=click.FloatRange(min=0, min_open=True),
+              help=f"LR factor at each decay. {_default('train.lr_gamma')}")
+@click.option("--loss", type=click.Choice(CHOICES["loss.name"]), help=_default("loss.name"))
 @click.option("--arch", type=click.Choice(CHOICES["model.arch"]),
               help="The network: the U-Net (default), RED30 or SRResNet (model.arch).")
 @click.option("--noise", metavar="SPEC", help="Synthetic input noise on image folders, "
                                               "e.g. gaussian,0,50 (implies LDR images).")
 @click.option("--target-noise", metavar="SPEC", help="Target noise; 'clean' = clean targets.")
 @click.option("--val-noise", metavar="SPEC", help="Fixed validation noise, e.g. gaussian,25.")
-@click.option("--workers", type=click.IntRange(min=0), help="Data loader processes.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
-@click.option("--seed", type=int)
-@click.option("--out", type=click.Path(), help="Folder holding the numbered run folders.")
+@click.option("--workers", type=click.IntRange(min=0),
+              help=f"Data loader processes. {_default('data.workers')}")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+              help=_default("train.device"))
+@click.option("--seed", type=int, help=_default("train.seed"))
+@click.option("--out", type=click.Path(),
+              help=f"Folder holding the numbered run folders. {_default('train.out')}")
 @click.option("--name", help="Run name (the folder is NNNNN-NAME).")
 @click.option("--init-from", type=click.Path(), metavar="MODEL",
               help="Start from these weights (fine-tuning).")
 @click.option("--resume", type=click.Path(), metavar="RUN_DIR",
-              help="Continue a run exactly where its last checkpoint left it.")
+              help="Continue a run exactly where its last checkpoint left it (with --steps "
+                   "N: extend it to N steps).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set train.lr_step=20000.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
@@ -94,23 +132,18 @@ def resolve_train_config(options: dict[str, Any]):
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train(**options: Any) -> None:
     """Train a denoiser (Noise2Noise on rendered EXR pairs, or synthetic noise on images)."""
-    from mcdenoise.config import load_saved_config
-
     nproc = options.pop("nproc")
     if nproc > 1 and not options["dry_run"]:
         _relaunch_with_torchrun(nproc)
     resume = options.pop("resume")
     if resume is not None:
-        given = [k for k, v in options.items() if v not in (None, False, ()) and k != "dry_run"]
+        given = [k for k, v in options.items()
+                 if v not in (None, False, ()) and k not in ("dry_run", "steps")]
         if given:
-            raise click.UsageError(f"--resume continues a run with its own config; drop "
+            raise click.UsageError(f"--resume continues a run with its own config (only "
+                                   f"--steps may extend it); drop "
                                    f"--{given[0].replace('_', '-')}")
-        # The run's own config.yaml (the checkpoint itself is read once, by train()).
-        saved = Path(resume) / "config.yaml"
-        if not saved.is_file() or not (Path(resume) / "checkpoints" / "last.pt").is_file():
-            raise McdenoiseError(f"{resume}: not a run folder (config.yaml and "
-                                 "checkpoints/last.pt are needed)")
-        config = load_saved_config(saved)
+        config = _resumable_config(Path(resume), options.get("steps"))
     else:
         config = resolve_train_config(options)
     if options["dry_run"]:
@@ -129,6 +162,27 @@ def train(**options: Any) -> None:
 
     if torchrun_ranks().main:
         click.echo(f"run folder: {run_dir}")
+
+
+def _resumable_config(run: Path, steps: int | None):
+    """The run's own config.yaml (the checkpoint itself is read once, by train()), with
+    ``steps`` as the new total when extending a run."""
+    from mcdenoise.config import load_saved_config
+
+    saved = run / "config.yaml"
+    if not saved.is_file():
+        raise McdenoiseError(f"{run}: not a run folder (no config.yaml)")
+    config = load_saved_config(saved)
+    if not (run / "checkpoints" / "last.pt").is_file():
+        raise McdenoiseError(f"{run}: the run stopped before its first checkpoint (every "
+                             f"{config.train.ckpt_every} steps): nothing to resume; start it "
+                             "again without --resume")
+    if steps is not None:
+        if steps < config.train.steps:
+            raise click.BadParameter(f"the run is set to {config.train.steps} steps; --steps "
+                                     "can only extend it", param_hint="--steps")
+        config.train.steps = steps
+    return config
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:
@@ -153,19 +207,6 @@ def _relaunch_with_torchrun(nproc: int) -> None:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={nproc}", "-m", "mcdenoise", *kept]
     sys.exit(subprocess.call(command))
-
-
-def _parse_size(text: str | None) -> tuple[int, int]:
-    if text is None:
-        return 0, 0
-    width, _, height = text.lower().partition("x")
-    try:
-        size = (int(width), int(height or width))
-    except ValueError:
-        raise click.BadParameter(f"'{text}' is not SIZE or WIDTHxHEIGHT") from None
-    if min(size) < 1:
-        raise click.BadParameter(f"'{text}': sizes are positive")
-    return size
 
 
 def _render_options(function):
@@ -219,11 +260,10 @@ def render_procedural(scenes: int, first: int, size: str, scene_seed: int, gener
                       spp_per_scene: bool, spp: str, seeds: int, out: str, reference_spp: int,
                       workers: int, device: str, full_float: bool) -> None:
     """Varied procedural scenes (interiors, exteriors, studio, clutter, emitters)."""
-    from mcdenoise.cli import parse_int_list
     from mcdenoise.render.dataset import RenderJob, cycles_seed
     from mcdenoise.render.procedural import scene_name
 
-    width, height = _parse_size(size)
+    width, height = parse_size(size)
     spp_list, version = parse_int_list(spp), int(generator)
 
     def counts(name: str) -> list[int]:
@@ -269,7 +309,6 @@ def render_field(out: str, names: str | None, spp: str, seeds: int, reference_sp
                  list_only: bool) -> None:
     """The field benchmark: fixed scenes of the kinds users render, built apart from the
     training generator, with chunked references. Rerun to resume or to add samples."""
-    from mcdenoise.cli import parse_int_list
     from mcdenoise.render.dataset import RenderJob
     from mcdenoise.render.field import FIELD_SCENES
 
@@ -308,12 +347,11 @@ def render_blend(blend_file: str, frames: str | None, size: str | None, camera_j
                  spp: str, seeds: int, out: str, reference_spp: int, workers: int, device: str,
                  full_float: bool) -> None:
     """Training pairs from your own scene, frame by frame; no clean reference needed."""
-    from mcdenoise.cli import parse_int_list
     from mcdenoise.render.dataset import RenderJob
 
     if not blend_file.lower().endswith(".blend"):
         raise click.BadParameter(f"{blend_file} is not a .blend file", param_hint="BLEND_FILE")
-    width, height = _parse_size(size)
+    width, height = parse_size(size)
     frame_list = parse_int_list(frames) if frames else [1]
     stem, spp_list = Path(blend_file).stem, parse_int_list(spp)
     jobs = [RenderJob(scene=f"{stem}-f{frame:04d}", out=out, spp=spp_list, seeds=seeds,

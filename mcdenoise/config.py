@@ -293,3 +293,11 @@ def apply_hdr_preset(config: Config, hdr: bool) -> None:
         config.loss.name, config.input.transform, config.input.exposure = "hdr", "tonemap", True
     else:
         config.loss.name, config.input.transform, config.input.exposure = "l2", "none", False
+
+
+def check_config(config: Config) -> None:
+    """Settings that do not fit together, found before any data is read or run folder made."""
+    if config.data.kind == "images" and config.input.features:
+        raise ConfigError(f"image folders have no {', '.join(config.input.features)} "
+                          "buffers: train photographs with --no-features (the noise-* configs "
+                          "do)")

@@ -28,6 +28,7 @@ from mcdenoise import McdenoiseError
 from mcdenoise.atomic import write_atomic, write_text_atomic
 from mcdenoise.config import Config
 from mcdenoise.features import FrameStats, build_input, frame_stats, normalise_depth
+from mcdenoise.ldr import LDR_SUFFIXES, read_ldr
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ CACHE_VERSION = 1
 # Cached planes: color x exposure (3), albedo (3), normal (3), depth in [0, 1] (1).
 PLANES = {"color": slice(0, 3), "albedo": slice(3, 6), "normal": slice(6, 9),
           "depth": slice(9, 10)}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = LDR_SUFFIXES  # what trains is what denoises
 
 
 class DataError(McdenoiseError):
@@ -276,9 +277,17 @@ def _cache_all(renders: list[Render], cache_dir: Path) -> dict[Path, Cached]:
     from tqdm import tqdm
 
     unique = sorted({r.path for r in renders})
-    progress = tqdm(unique, desc="decoding EXRs", unit="file", disable=len(unique) < 8,
+    todo = [p for p in unique if not is_cached(p, cache_dir)]
+    progress = tqdm(todo, desc="decoding EXRs", unit="file", disable=len(todo) < 8,
                     leave=False)
-    return {path: cache_render(path, cache_dir) for path in progress}
+    for path in progress:  # a bar only while there is decoding to do
+        cache_render(path, cache_dir)
+    return {path: cache_render(path, cache_dir) for path in unique}
+
+
+def is_cached(path: Path, cache_dir: Path) -> bool:
+    key = _cache_key(path)
+    return (cache_dir / f"{key}.npy").exists() and (cache_dir / f"{key}.json").exists()
 
 
 def _validation_pairs(scenes: dict[str, list[Render]], limit: int) -> list[tuple[Render, Render]]:
@@ -330,25 +339,16 @@ def find_images(root: str | Path) -> list[Path]:
 
 
 def cache_image(path: Path, cache_dir: Path) -> Path:
-    """Decode an image once to a (H, W, 3) uint8 array in ``cache_dir``."""
-    import imageio.v3 as iio
-
+    """Decode an image once to a (H, W, 3) uint8 array in ``cache_dir``, with the decoder
+    that denoising uses (``ldr.read_ldr``)."""
     array_path = cache_dir / f"{_cache_key(path)}.npy"
     if array_path.exists():
         return array_path
     try:
-        pixels = np.asarray(iio.imread(path, plugin="pillow"))
-    except Exception as exc:  # imageio raises many types for unreadable files
-        raise DataError(f"{path}: cannot read image ({str(exc).splitlines()[0][:120]})") from None
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    elif pixels.dtype != np.uint8:
-        pixels = np.clip(pixels.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[..., None], 3, axis=-1)
-    if pixels.ndim != 3:
-        raise DataError(f"{path}: unsupported image shape {pixels.shape}")
-    pixels = pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, -1)
+        color = read_ldr(path).color
+    except McdenoiseError as exc:
+        raise DataError(str(exc)) from None
+    pixels = np.clip(np.rint(color * 255.0), 0, 255).astype(np.uint8)
     cache_dir.mkdir(parents=True, exist_ok=True)
     _atomic_save(array_path, np.ascontiguousarray(pixels))
     return array_path

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +171,7 @@ class Denoiser:
         overlap = self.default_overlap if overlap is None else overlap
         tile = tile or self.tile_for_memory(max_memory)
         tile = max(math.ceil(tile / align) * align, overlap + align)
+        log.debug("network input %dx%d, tile %d, overlap %d", width, height, tile, overlap)
         if height <= tile and width <= tile:
             return self._run(network_input)
         out = np.zeros((3, height, width), np.float32)
@@ -282,8 +283,14 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool,
 
 def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
     """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept."""
-    from mcdenoise.frame import aov_color, find_oidn_siblings, frame_from_image
-    from mcdenoise.passes import find_aov, list_layers, with_denoised, with_denoised_aov
+    from mcdenoise.frame import (
+        aov_color,
+        find_oidn_siblings,
+        frame_from_image,
+        with_denoised,
+        with_denoised_aov,
+    )
+    from mcdenoise.passes import find_aov, list_layers
 
     path = image.path or Path("<image>")
     layers = [options.layer] if options.layer is not None else list_layers(image) or [None]
@@ -300,6 +307,8 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
         for note in frame.notes:
             log.warning("%s: %s", path, note)
         used = denoiser.for_frame(frame, path)
+        log.debug("%s: layer '%s', %dx%d, buffers %s, model %s", path, frame.layer,
+                  frame.width, frame.height, ", ".join(sorted(frame.sources)), used.name)
         if used is not denoiser:  # the run's model choice still owns the output (resume)
             attributes["mcdenoise.fallback_model"] = used.name
         features = (frame.albedo, frame.normal, frame.depth)
@@ -398,26 +407,70 @@ def _read(path: Path):
     return read_ldr(path) if is_ldr(path) else read_exr(path)
 
 
+@dataclass
+class RunSummary:
+    """What a run over many files did: (job, seconds) denoised, jobs skipped (done with this
+    model), jobs whose input is missing, (job, reason) failures."""
+
+    denoised: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+
+
+def frame_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def _present_inputs(jobs: list[Job], summary: RunSummary) -> list[Job]:
+    """Jobs whose input exists; the others go to ``summary.missing`` (told once, at the end,
+    as frame ranges, rather than a line per frame)."""
+    summary.missing += [job for job in jobs if not job.source.exists()]
+    return [job for job in jobs if job.source.exists()]
+
+
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
-                 progress: bool = True,
-                 scores: list[tuple[Job, float, float]] | None = None) -> list[tuple[Job, str]]:
+                 progress: bool = True, scores: list[tuple[Job, float, float]] | None = None,
+                 report=None) -> RunSummary:
     """Denoise a sequence (EXRs, or LDR images with an LDR model), reading the next file
-    while this one is denoised. A failing frame is reported and skipped; returns the
-    (job, reason) failures. With ``options.add_noise``, each strip's (job, noisy PSNR,
-    denoised PSNR) is appended to ``scores``."""
+    while this one is denoised. A failing frame is reported (on stderr, when there are
+    several) and skipped. ``report(line)`` hears one line per file written or skipped.
+    With ``options.add_noise``, each strip's (job, noisy PSNR, denoised PSNR) is appended
+    to ``scores``."""
+    import sys
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
-    failures: list[tuple[Job, str]] = []
+    summary = RunSummary()
+    several = len(jobs) > 1
+    bar = tqdm(total=0, unit="frame", disable=True)
+
+    def say(line: str) -> None:
+        bar.write(line, file=sys.stderr)
+
     remove_stale_temporaries(*(job.target for job in jobs))  # what killed runs left
     todo = []
-    for job in jobs:
+    for job in _present_inputs(jobs, summary):
         try:
-            if job_status(job, denoiser, options.overwrite, options) != "skip":
+            if job_status(job, denoiser, options.overwrite, options) == "skip":
+                summary.skipped.append(job)
+                if report:
+                    report(f"{job.target}: already denoised with this model, skipped")
+            else:
                 todo.append(job)
         except McdenoiseError as exc:
-            failures.append((job, str(exc)))
+            summary.failures.append((job, str(exc)))
+            if several:
+                say(f"Error: {exc}")
     size = None
     bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
     with ThreadPoolExecutor(max_workers=1) as reader:
@@ -426,6 +479,7 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
             current = pending
             pending = reader.submit(_read, todo[index + 1].source) if index + 1 < len(
                 todo) else None
+            started = time.perf_counter()
             try:
                 image = current.result()
                 if isinstance(image, LdrImage):  # photographs: any sizes
@@ -441,9 +495,15 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                                              f"but the sequence is {size[0]}x{size[1]}")
                     size = size or image.size
                     _denoise_into(image, job.target, denoiser, options)
+                seconds = time.perf_counter() - started
+                summary.denoised.append((job, seconds))
+                if report:  # through the bar while it is drawn, so it is not torn
+                    line = f"{job.source} -> {job.target} ({seconds:.1f} s)"
+                    bar.write(line) if not bar.disable else report(line)
             except McdenoiseError as exc:
-                failures.append((job, str(exc)))
-                bar.write(f"Error: {exc}")
+                summary.failures.append((job, str(exc)))
+                if several:
+                    say(f"Error: {exc}")
             bar.update(1)
     bar.close()
-    return failures
+    return summary

@@ -99,7 +99,7 @@ def evaluate(data: str | Path, methods: dict[str, Denoise], use_flip: bool,
     from tqdm import tqdm
 
     from mcdenoise.data import find_renders
-    from mcdenoise.frame import load_frame
+    from mcdenoise.frame import load_beauty, load_frame
 
     pairs = []
     for scene, renders in find_renders(data, spp).items():
@@ -115,7 +115,7 @@ def evaluate(data: str | Path, methods: dict[str, Denoise], use_flip: bool,
     warmed, ref_path, ref = False, None, None
     for scene, render, reference in tqdm(pairs, unit="image", disable=not progress):
         if reference.path != ref_path:  # a scene's renders come together: read its once
-            ref_path, ref = reference.path, load_frame(reference.path).color
+            ref_path, ref = reference.path, load_beauty(reference.path)
         frame = load_frame(render.path)
         if frame.color.shape != ref.shape:
             raise McdenoiseError(f"{render.path}: {frame.width}x{frame.height} but its "

@@ -370,6 +370,21 @@ def split_channel_name(name: str) -> tuple[str, str, str]:
 # Display and data windows
 
 
+MAX_DISPLAY_PIXELS = 1 << 28  # 16384 x 16384: a frame's buffers then take several GB
+
+
+def check_display_window(image: ExrImage) -> None:
+    """Refuse a display window too large to hold in memory (a tiny file may declare one of
+    60000 x 60000) before anything of its size is allocated."""
+    width, height = image.size
+    if width < 1 or height < 1 or width * height > MAX_DISPLAY_PIXELS:
+        x0, y0, x1, y1 = image.parts[0].data_window
+        raise ExrError(image.path or Path("<image>"),
+                       f"the display window is {width}x{height} pixels (the data window "
+                       f"{x1 - x0 + 1}x{y1 - y0 + 1}): more than mcdenoise handles "
+                       f"({MAX_DISPLAY_PIXELS >> 20} megapixels)")
+
+
 def place_in_display_window(image: ExrImage, part_index: int, name: str) -> np.ndarray:
     """A channel as float32 (H, W) over the display window; pixels outside its data window
     are 0, pixels of the data window outside the display window (overscan) are dropped."""
@@ -379,6 +394,7 @@ def place_in_display_window(image: ExrImage, part_index: int, name: str) -> np.n
     if channel.x_sampling != 1 or channel.y_sampling != 1:
         raise ExrError(path, f"channel '{name}' is subsampled; mcdenoise needs full-resolution "
                              "buffers")
+    check_display_window(image)
     dx0, dy0, dx1, dy1 = part.display_window
     x0, y0, x1, y1 = part.data_window
     out = np.zeros((dy1 - dy0 + 1, dx1 - dx0 + 1), np.float32)

@@ -1,5 +1,6 @@
 """Frames: the buffers a denoiser reads from an EXR (beauty, albedo, normal, depth, alpha),
-placed in the display window and sanitised, with the whole file kept for pass-through."""
+placed in the display window and sanitised, with the whole file kept for pass-through; and
+the denoised beauty (or AOV) written back into a copy of that file."""
 
 from __future__ import annotations
 
@@ -14,12 +15,23 @@ import numpy as np
 
 from mcdenoise.exr import (
     REC709_CHROMATICITIES,
+    ExrChannel,
     ExrError,
     ExrImage,
+    ExrPart,
+    place_in_data_window,
     place_in_display_window,
     read_exr,
+    split_channel_name,
 )
-from mcdenoise.passes import OIDN_SUFFIXES, BufferSource, find_buffer, find_buffers
+from mcdenoise.passes import (
+    OIDN_SUFFIXES,
+    BufferSource,
+    combined_beside,
+    final_beauty,
+    find_buffer,
+    find_buffers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +76,32 @@ def _gather(image: ExrImage, source: BufferSource) -> np.ndarray:
     return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
 
 
-def _sanitise(label: str, values: np.ndarray, notes: list[str], clamp_negative: bool = False):
-    """Replace NaN/±Inf (and negatives for the beauty) by 0, counting what was replaced."""
+# Magnitudes no render holds (a sun seen directly is ~1e5-1e6): such values are damage, and
+# the kernels would spread them into a blob around the pixel. Depth is exempt (Blender
+# writes 1e10 where nothing was hit).
+ABSURD = {"beauty": 1e9, "albedo": 1e6, "normal": 1e6}
+AOV_ABSURD = ABSURD["beauty"]
+
+
+def _sanitise(label: str, values: np.ndarray, notes: list[str], clamp_negative: bool = False,
+              limit: float | None = None):
+    """Replace NaN/±Inf, magnitudes above ``limit`` (and negatives for the beauty) by 0,
+    counting what was replaced."""
     nan = int(np.count_nonzero(np.isnan(values)))
     inf = int(np.count_nonzero(np.isinf(values)))
     negative = int(np.count_nonzero(values < 0)) if clamp_negative else 0
-    if nan or inf or negative:
+    with np.errstate(invalid="ignore"):
+        huge = (np.abs(values) > limit) & np.isfinite(values) if limit is not None else None
+    absurd = int(np.count_nonzero(huge)) if huge is not None else 0
+    if nan or inf or negative or absurd:
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        if absurd:
+            values[huge] = 0.0
         if clamp_negative:
             np.maximum(values, 0.0, out=values)
-        counts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "±Inf"), (negative,
-                  "negative")) if n]
+        beyond = f"absurd (|v| > {limit:.0e})" if absurd else ""
+        counts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "±Inf"), (absurd, beyond),
+                                                (negative, "negative")) if n]
         notes.append(f"{label}: {', '.join(counts)} value(s) set to 0")
     return values
 
@@ -116,9 +143,9 @@ def frame_from_image(image: ExrImage, layer: str | None = None,
     color = buffers.pop("color")
     if color.ndim == 2:  # luminance-only (Y) image
         color = np.repeat(color[..., None], 3, axis=-1)
-    color = _sanitise("beauty", color, notes, clamp_negative=True)
+    color = _sanitise("beauty", color, notes, clamp_negative=True, limit=ABSURD["beauty"])
     for buffer in list(buffers):
-        buffers[buffer] = _sanitise(buffer, buffers[buffer], notes)
+        buffers[buffer] = _sanitise(buffer, buffers[buffer], notes, limit=ABSURD.get(buffer))
     colour = _colour_note(image.parts[sources["color"].parts[0]].header)
     if colour:
         notes.append(colour)
@@ -165,6 +192,119 @@ def load_frame(path: str | os.PathLike, layer: str | None = None,
     return frame
 
 
+def load_beauty(path: str | os.PathLike, layer: str | None = None,
+                overrides: Mapping[str, str] | None = None) -> np.ndarray:
+    """(H, W, 3) float32 linear: the finished beauty of a file, sanitised, for scoring. In
+    a denoised file (a ``Noisy Image`` beside ``Combined``) that is the denoised Combined,
+    not the noisy copy that ``load_frame`` hands to a denoiser; an explicit
+    ``overrides['color']`` is taken as given."""
+    path = Path(path)
+    image = read_exr(path)
+    chosen, sources = find_buffers(image, layer, overrides)
+    source = sources["color"]
+    if "color" not in (overrides or {}):
+        source = final_beauty(image, chosen, source)
+    color = _gather(image, source)
+    if color.ndim == 2:
+        color = np.repeat(color[..., None], 3, axis=-1)
+    notes: list[str] = []
+    color = _sanitise("beauty", color, notes, clamp_negative=True, limit=ABSURD["beauty"])
+    for note in notes:
+        log.warning("%s: %s", path, note)
+    return color
+
+
 def aov_color(image: ExrImage, source: BufferSource) -> np.ndarray:
     """(H, W, 3) float32 of an AOV over the display window, NaN/Inf/negatives set to 0."""
-    return _sanitise(source.pass_name, _gather(image, source), [], clamp_negative=True)
+    return _sanitise(source.pass_name, _gather(image, source), [], clamp_negative=True,
+                     limit=AOV_ABSURD)
+
+
+# --- writing a denoised pass back ---------------------------------------------------------
+
+def _copy_structure(image: ExrImage) -> ExrImage:
+    parts = [ExrPart(p.name, dict(p.channels), dict(p.header)) for p in image.parts]
+    return ExrImage(parts, image.multipart, image.path)
+
+
+def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: bool = True,
+                  attributes: Mapping[str, str] | None = None) -> ExrImage:
+    """A copy of ``image`` with the denoised beauty of ``frame.layer`` written in.
+
+    color: (H, W, 3) linear, display window. The denoised beauty takes the channel names of
+    the input beauty; the noisy one is kept as ``<layer>.Noisy Image`` (its own part in a
+    multi-part file) unless ``keep_noisy`` is False. When the input's beauty already was a
+    Noisy Image (Cycles denoised Combined), ours replaces Combined and the Noisy Image stays.
+    Every other channel, part and attribute is unchanged; ``attributes`` go on every part.
+    """
+    out = _copy_structure(image)
+    source = frame.sources["color"]
+    noisy_name = "Noisy Image"
+    target = source
+    if source.pass_name == noisy_name:
+        target = combined_beside(image, frame.layer) or source
+    _write_color(out, target, color)
+    if keep_noisy and target is source:
+        names = list(source.channels)
+        alpha = frame.sources.get("alpha")
+        if alpha and alpha.pass_name == source.pass_name:
+            names.append(alpha.channels[0])
+        _add_noisy_copy(image, out, names, frame.layer, noisy_name)
+    elif not keep_noisy and target is not source:
+        _drop_pass(out, frame.layer, noisy_name)
+    for part in out.parts:
+        part.header.update(attributes or {})
+    return out
+
+
+def with_denoised_aov(image: ExrImage, layer: str, source: BufferSource, color: np.ndarray,
+                      keep_noisy: bool = True) -> ExrImage:
+    """A copy of ``image`` with a denoised AOV written under its own channel names; the
+    noisy AOV is kept as ``<layer>.<pass> Noisy`` unless ``keep_noisy`` is False."""
+    out = _copy_structure(image)
+    _write_color(out, source, color)
+    if keep_noisy:
+        _add_noisy_copy(image, out, list(source.channels), layer, f"{source.pass_name} Noisy")
+    return out
+
+
+def _write_color(out: ExrImage, target: BufferSource, color: np.ndarray) -> None:
+    planes = [color[..., i] for i in range(3)]
+    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
+        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
+    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
+        part = out.parts[part_index]
+        part.channels[name] = ExrChannel(place_in_data_window(part, name, plane),
+                                         *_sampling(part.channels[name]))
+
+
+def _sampling(channel: ExrChannel) -> tuple[int, int, bool]:
+    return channel.x_sampling, channel.y_sampling, channel.p_linear
+
+
+def _add_noisy_copy(image: ExrImage, out: ExrImage, names: list[str], layer: str,
+                    noisy_name: str) -> None:
+    """The original pixels of ``names`` again, as pass ``noisy_name`` of ``layer``."""
+    prefix = f"{layer}." if layer else ""
+    copies = {}
+    for name in names:
+        part_index = next(i for i, n in image.channel_names() if n == name)
+        letter = split_channel_name(name)[2]
+        copies[f"{prefix}{noisy_name}.{letter}"] = (part_index, image.parts[part_index]
+                                                    .channels[name])
+    if image.multipart:
+        first = image.parts[copies[next(iter(copies))][0]]
+        header = {k: v for k, v in first.header.items() if k != "name"}
+        out.parts.append(ExrPart(f"{prefix}{noisy_name}", {n: c for n, (_, c) in copies.items()},
+                                 header))
+    else:
+        for name, (part_index, channel) in copies.items():
+            out.parts[part_index].channels[name] = channel
+
+
+def _drop_pass(out: ExrImage, layer: str, pass_name: str) -> None:
+    for part in out.parts:
+        for name in list(part.channels):
+            if split_channel_name(name)[:2] == (layer, pass_name):
+                del part.channels[name]
+    out.parts = [p for p in out.parts if p.channels]

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from mcdenoise.exr import ExrImage, read_exr, split_channel_name
+from mcdenoise.exr import ExrError, ExrImage, check_display_window, read_exr, split_channel_name
 from mcdenoise.frame import find_oidn_siblings, frame_from_image
-from mcdenoise.passes import BUFFERS, list_layers
+from mcdenoise.passes import BUFFERS, channel_key, layer_passes, list_layers
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,7 +42,7 @@ def _describe_parts(image: ExrImage) -> list[dict[str, Any]]:
         channels = []
         for name, channel in sorted(part.channels.items(), key=lambda item: _channel_order(
                 item[0])):
-            layer, pass_name, letter = split_channel_name(name)
+            layer, pass_name, letter = channel_key(image, index, name)
             channels.append({"name": name, "layer": layer, "pass": pass_name, "channel": letter,
                              "type": channel.pixel_type,
                              "sampling": [channel.x_sampling, channel.y_sampling]})
@@ -74,6 +74,11 @@ def describe_file(path: str | Path, layer: str | None = None,
     }
     if not layers:
         report["notes"].append("no beauty (RGB) channels: mcdenoise cannot denoise this file")
+    try:
+        check_display_window(image)
+    except ExrError as exc:
+        report["notes"].append(f"{exc.problem}: mcdenoise cannot denoise this file")
+        layers = []
     for name in layers:
         frame = frame_from_image(image, name, overrides, extra=extra)
         uses = {}
@@ -84,9 +89,8 @@ def describe_file(path: str | Path, layer: str | None = None,
                                 "file": str(source.path) if source.path else None,
                                 "normal_space": source.normal_space,
                                 "summary": source.describe()}
-        passes = sorted({split_channel_name(n)[1] for _, n in image.channel_names()
-                         if split_channel_name(n)[0] == name})
-        report["layers"].append({"name": name, "passes": passes, "uses": uses})
+        report["layers"].append({"name": name, "passes": layer_passes(image, name),
+                                 "uses": uses})
         report["notes"].extend(f"layer '{name}': {note}" if len(layers) > 1 else note
                                for note in frame.notes)
     return report

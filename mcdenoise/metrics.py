@@ -40,11 +40,6 @@ def psnr_tonemapped(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return psnr(tonemap(pred), tonemap(target))
 
 
-def psnr_ldr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """PSNR of LDR images in [0, 1] (prediction clipped first)."""
-    return psnr(pred.clamp(0.0, 1.0), target.clamp(0.0, 1.0))
-
-
 def relmse(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.01) -> torch.Tensor:
     """Relative MSE per image, mean((x - y)^2 / (y^2 + eps)), on linear HDR."""
     dims = tuple(range(-3, 0))

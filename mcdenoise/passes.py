@@ -1,8 +1,9 @@
-"""Which channels of an EXR are a denoiser's buffers, and writing a denoised pass back.
+"""Which channels of an EXR are a denoiser's buffers: the alias table.
 
 One alias table covers Blender 5 (multi-part), older Blender (one part), OIDN-style file
-sets and generic names; with ``features.py`` this is the only place that knows channel
-names (``exr.py`` moves whole files, ``frame.py`` reads the buffers found here).
+sets, part-named layers and generic names; with ``features.py`` this is the only place that
+knows channel names (``exr.py`` moves whole files, ``frame.py`` reads the buffers found
+here and writes a denoised beauty back).
 """
 
 from __future__ import annotations
@@ -10,21 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from mcdenoise.exr import (
-    ExrChannel,
     ExrError,
     ExrImage,
-    ExrPart,
-    place_in_data_window,
     split_channel_name,
 )
-
-if TYPE_CHECKING:
-    from mcdenoise.frame import Frame
 
 RGB = (("R", "G", "B"),)
 XYZ = (("X", "Y", "Z"), ("R", "G", "B"))
@@ -75,12 +67,30 @@ class BufferSource:
 
 
 def _pass_index(image: ExrImage) -> dict[tuple[str, str], dict[str, tuple[int, str]]]:
-    """(layer, pass) -> {channel letter: (part index, full name)}, in file order."""
+    """(layer, pass) -> {channel letter: (part index, full name)}, in file order.
+
+    In a multi-part file whose channels have bare names (R, G, B; X, Y, Z), the part's name
+    is the layer and pass ('beauty', 'albedo', 'ViewLayer.normal'), as several renderers and
+    compositors write them."""
     index: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
     for part_index, name in image.channel_names():
-        layer, pass_name, letter = split_channel_name(name)
+        layer, pass_name, letter = channel_key(image, part_index, name)
         index.setdefault((layer, pass_name), {})[letter] = (part_index, name)
     return index
+
+
+def channel_key(image: ExrImage, part_index: int, name: str) -> tuple[str, str, str]:
+    """(layer, pass, channel letter) of a channel; a bare name in a named part of a
+    multi-part file takes the part's name as its layer and pass (see _pass_index)."""
+    part_name = image.parts[part_index].name
+    if len(image.parts) > 1 and part_name and "." not in name:
+        return split_channel_name(f"{part_name}.{name}")
+    return split_channel_name(name)
+
+
+def layer_passes(image: ExrImage, layer: str) -> list[str]:
+    """The pass names of one view layer, sorted."""
+    return sorted({pass_name for lay, pass_name in _pass_index(image) if lay == layer})
 
 
 def _pass_matches(candidate: str, pass_name: str) -> bool:
@@ -198,6 +208,14 @@ def find_buffers(image: ExrImage, layer: str | None = None,
     return layer, sources
 
 
+def final_beauty(image: ExrImage, layer: str, color: BufferSource) -> BufferSource:
+    """What a file shows as its finished beauty: Combined beside a ``Noisy Image`` (Cycles'
+    or mcdenoise's denoised result), else the beauty itself. Scoring reads this one."""
+    if color.pass_name == "Noisy Image":
+        return combined_beside(image, layer) or color
+    return color
+
+
 def _beauty_alpha(image: ExrImage, layer: str, color: BufferSource) -> BufferSource | None:
     """The beauty pass's own A channel (Combined.A, Noisy Image.A, plain A)."""
     found = _pass_index(image).get((layer, color.pass_name), {})
@@ -207,16 +225,7 @@ def _beauty_alpha(image: ExrImage, layer: str, color: BufferSource) -> BufferSou
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Writing a denoised pass back
-
-
-def _copy_structure(image: ExrImage) -> ExrImage:
-    parts = [ExrPart(p.name, dict(p.channels), dict(p.header)) for p in image.parts]
-    return ExrImage(parts, image.multipart, image.path)
-
-
-def _combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
+def combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
     """Cycles' (already denoised) Combined next to a Noisy Image, where ours goes."""
     found = _pass_index(image).get((layer, "Combined"))
     picked = _pick_channels(found, RGB) if found else None
@@ -224,36 +233,6 @@ def _combined_beside(image: ExrImage, layer: str) -> BufferSource | None:
         return None
     return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
                         "Combined")
-
-
-def with_denoised(image: ExrImage, frame: Frame, color: np.ndarray, keep_noisy: bool = True,
-                  attributes: Mapping[str, str] | None = None) -> ExrImage:
-    """A copy of ``image`` with the denoised beauty of ``frame.layer`` written in.
-
-    color: (H, W, 3) linear, display window. The denoised beauty takes the channel names of
-    the input beauty; the noisy one is kept as ``<layer>.Noisy Image`` (its own part in a
-    multi-part file) unless ``keep_noisy`` is False. When the input's beauty already was a
-    Noisy Image (Cycles denoised Combined), ours replaces Combined and the Noisy Image stays.
-    Every other channel, part and attribute is unchanged; ``attributes`` go on every part.
-    """
-    out = _copy_structure(image)
-    source = frame.sources["color"]
-    noisy_name = "Noisy Image"
-    target = source
-    if source.pass_name == noisy_name:
-        target = _combined_beside(image, frame.layer) or source
-    _write_color(out, target, color)
-    if keep_noisy and target is source:
-        names = list(source.channels)
-        alpha = frame.sources.get("alpha")
-        if alpha and alpha.pass_name == source.pass_name:
-            names.append(alpha.channels[0])
-        _add_noisy_copy(image, out, names, frame.layer, noisy_name)
-    elif not keep_noisy and target is not source:
-        _drop_pass(out, frame.layer, noisy_name)
-    for part in out.parts:
-        part.header.update(attributes or {})
-    return out
 
 
 def find_aov(image: ExrImage, layer: str, pass_name: str) -> BufferSource:
@@ -266,56 +245,3 @@ def find_aov(image: ExrImage, layer: str, pass_name: str) -> BufferSource:
                        f"layer '{layer}' (passes: {', '.join(passes)})")
     return BufferSource(image.path, tuple(n for _, n in picked), tuple(i for i, _ in picked),
                         pass_name)
-
-
-def with_denoised_aov(image: ExrImage, layer: str, source: BufferSource, color: np.ndarray,
-                      keep_noisy: bool = True) -> ExrImage:
-    """A copy of ``image`` with a denoised AOV written under its own channel names; the
-    noisy AOV is kept as ``<layer>.<pass> Noisy`` unless ``keep_noisy`` is False."""
-    out = _copy_structure(image)
-    _write_color(out, source, color)
-    if keep_noisy:
-        _add_noisy_copy(image, out, list(source.channels), layer, f"{source.pass_name} Noisy")
-    return out
-
-
-def _write_color(out: ExrImage, target: BufferSource, color: np.ndarray) -> None:
-    planes = [color[..., i] for i in range(3)]
-    if len(target.channels) == 1:  # a luminance-only file stays luminance-only
-        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
-    for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
-        part = out.parts[part_index]
-        part.channels[name] = ExrChannel(place_in_data_window(part, name, plane),
-                                         *_sampling(part.channels[name]))
-
-
-def _sampling(channel: ExrChannel) -> tuple[int, int, bool]:
-    return channel.x_sampling, channel.y_sampling, channel.p_linear
-
-
-def _add_noisy_copy(image: ExrImage, out: ExrImage, names: list[str], layer: str,
-                    noisy_name: str) -> None:
-    """The original pixels of ``names`` again, as pass ``noisy_name`` of ``layer``."""
-    prefix = f"{layer}." if layer else ""
-    copies = {}
-    for name in names:
-        part_index = next(i for i, n in image.channel_names() if n == name)
-        letter = split_channel_name(name)[2]
-        copies[f"{prefix}{noisy_name}.{letter}"] = (part_index, image.parts[part_index]
-                                                    .channels[name])
-    if image.multipart:
-        first = image.parts[copies[next(iter(copies))][0]]
-        header = {k: v for k, v in first.header.items() if k != "name"}
-        out.parts.append(ExrPart(f"{prefix}{noisy_name}", {n: c for n, (_, c) in copies.items()},
-                                 header))
-    else:
-        for name, (part_index, channel) in copies.items():
-            out.parts[part_index].channels[name] = channel
-
-
-def _drop_pass(out: ExrImage, layer: str, pass_name: str) -> None:
-    for part in out.parts:
-        for name in list(part.channels):
-            if split_channel_name(name)[:2] == (layer, pass_name):
-                del part.channels[name]
-    out.parts = [p for p in out.parts if p.channels]

@@ -28,10 +28,10 @@ from mcdenoise.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from mcdenoise.config import Config, save_config
+from mcdenoise.config import Config, check_config, save_config
 from mcdenoise.data import build_datasets
 from mcdenoise.loss import build_loss
-from mcdenoise.metrics import psnr_ldr, psnr_tonemapped, relmse, tonemap
+from mcdenoise.metrics import psnr, psnr_tonemapped, relmse, tonemap
 from mcdenoise.model import build_model
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,18 @@ class _RankSampler(torch.utils.data.Sampler):
         return (self.steps - self.first) * self.batch
 
 
+def _psnr_clipped(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """PSNR of LDR images in [0, 1], the prediction clipped as it is shown (ldr.psnr_ldr on
+    tensors)."""
+    return psnr(pred.clamp(0.0, 1.0), target.clamp(0.0, 1.0))
+
+
 def lr_factor(step: int, config: Config) -> float:
     """Step decay (x lr_gamma every lr_step steps) times an optional cosine ramp-down over
-    the last ``rampdown`` fraction of training."""
+    the last ``rampdown`` fraction of training. A run extended with ``--resume RUN --steps
+    N`` keeps this schedule over the new total N: the step decay goes on, and the ramp-down
+    moves to the end of N, so a run that had ramped down restarts from the rate the new
+    schedule gives at its step (a warm restart, Loshchilov & Hutter 2017)."""
     train = config.train
     factor = train.lr_gamma ** (step // train.lr_step) if train.lr_step > 0 else 1.0
     start = train.steps * (1.0 - train.rampdown)
@@ -251,7 +260,7 @@ def validate(model: torch.nn.Module, val_set: Dataset, config: Config, device: t
         mask = item["mask"][None].to(device) if "mask" in item else None
         values = {"loss": loss_fn(pred, target, mask, progress=1.0).item()}
         out, ref, inp = pred.clamp(min=0) / scale, target / scale, noisy / scale
-        score = psnr_tonemapped if hdr else psnr_ldr
+        score = psnr_tonemapped if hdr else _psnr_clipped
         values["psnr"], values["psnr_input"] = score(out, ref).item(), score(inp, ref).item()
         values["relmse"], values["relmse_input"] = relmse(out, ref).item(), relmse(inp, ref).item()
         for key, value in values.items():
@@ -362,6 +371,24 @@ def _mean_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
     return tensor.item() / ranks.world
 
 
+def _unwrapped(loader):
+    """Iterate a DataLoader; an expected error raised in a worker process reaches the user as
+    its own one line, not as the worker's traceback that PyTorch folds into the message."""
+    iterator = iter(loader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except McdenoiseError as exc:
+            text = str(exc)
+            if "Original Traceback" not in text:
+                raise
+            last = [line for line in text.strip().splitlines() if line.strip()][-1]
+            raise McdenoiseError(last.split(": ", 1)[-1] if ": " in last else last) from None
+        yield batch
+
+
 def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, ranks: Ranks,
            device: torch.device) -> Path:
     from torch.utils.tensorboard import SummaryWriter
@@ -372,12 +399,19 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         resume = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        requested = config.train.steps
         config = Config.from_saved(resume["config"], source=str(run_dir))
+        if requested > config.train.steps:  # extending a run: the schedule re-spreads over
+            config.train.steps = requested  # the new total (see lr_factor)
+            if ranks.main:
+                save_config(config, run_dir / "config.yaml")
     batch_size, total = config.data.batch_size, config.train.steps
     # the network, weights to start from and optimizer before the data and any run folder: a
     # config the network refuses or an --init-from that does not fit fails first, leaving none
+    check_config(config)
     state = _setup(config, device, resume, ranks)
     train_set, val_set = build_datasets(config, total * batch_size * ranks.world)
+    train_set[0]  # a sample in this process: data errors are one line, before any run folder
     if resume_dir is None and ranks.main:
         run_dir = new_run_dir(config)
         save_config(config, run_dir / "config.yaml")
@@ -398,7 +432,7 @@ def _train(config: Config, resume_dir: str | Path | None, show_progress: bool, r
     clock = started  # training time (without validation) accumulates in state.seconds
     interrupted = _StopOnCtrlC()
     try:
-        for batch in loader:
+        for batch in _unwrapped(loader):
             if interrupted.requested:  # Ctrl-C between steps, never inside a write or a lock
                 raise KeyboardInterrupt
             loss = _train_step(state, batch, loss_fn, config, device)

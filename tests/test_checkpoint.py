@@ -60,3 +60,19 @@ def test_other_files_are_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an mcdenoise checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_a_model_with_non_finite_weights_is_refused_at_load(tmp_path):
+    import torch
+
+    from mcdenoise.checkpoint import CheckpointError, load_network, save_checkpoint
+    from mcdenoise.config import load_config
+    from mcdenoise.model import build_model
+
+    config = load_config("tiny")
+    model = build_model(config)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    save_checkpoint(tmp_path / "diverged.pt", model, config, step=7)
+    with pytest.raises(CheckpointError, match="NaN or Inf"):
+        load_network(tmp_path / "diverged.pt")

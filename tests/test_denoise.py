@@ -188,7 +188,7 @@ def test_a_bad_frame_is_reported_and_the_others_are_done(tmp_path, model_path):
     result = _cli("denoise", shot / "f.####.exr", "-o", tmp_path / "o" / "f.####.exr",
                   "--model", model_path)
     assert result.exit_code == 1
-    assert "2 frame(s) failed: 2, 3" in result.output
+    assert "2 frame(s) failed: frames 2-3" in result.output
     assert "f.0003.exr: 20x20 but the sequence is 52x40" in result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["f.0001.exr", "f.0004.exr"]
 
@@ -402,3 +402,125 @@ def test_bundled_color_only_model_takes_files_without_passes(tmp_path):
     header = read_exr(tmp_path / "o.exr").parts[0].header
     assert header["mcdenoise.fallback_model"] == "color" and header["mcdenoise.model"] == "default"
     assert np.isfinite(load_frame(tmp_path / "o.exr").color).all()
+
+
+def test_compare_scores_the_denoised_beauty_not_the_kept_noisy_copy(tmp_path, model_path):
+    noisy = _render(tmp_path / "noisy.exr", size=(32, 32))
+    assert _cli("denoise", tmp_path / "noisy.exr", "-o", tmp_path / "den.exr", "--model",
+                model_path).exit_code == 0
+    denoised = load_frame(tmp_path / "den.exr")
+    assert denoised.sources["color"].pass_name == "Noisy Image"  # what a rerun would denoise
+    from mcdenoise.frame import load_beauty
+
+    beauty = load_beauty(tmp_path / "den.exr")
+    assert not np.allclose(beauty, noisy, atol=1e-3)
+    np.testing.assert_allclose(load_beauty(tmp_path / "noisy.exr"), noisy, atol=2e-3)
+    write_mc_render(tmp_path / "ref.exr", beauty)
+    result = _cli("compare", tmp_path / "den.exr", tmp_path / "noisy.exr", "--ref",
+                  tmp_path / "ref.exr")
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if "vs R" in line]
+    psnr_a, psnr_b = float(rows[0][3]), float(rows[1][3])
+    assert psnr_a > 60 and psnr_b < 40  # A is its own denoised beauty
+    kept = load_beauty(tmp_path / "den.exr", overrides={"color": "ViewLayer.Noisy Image"})
+    np.testing.assert_allclose(kept, noisy, atol=2e-3)  # --channel picks the noisy copy
+    layered = _cli("compare", tmp_path / "den.exr", tmp_path / "den.exr", "--layer",
+                   "ViewLayer", "--channel", "color=Noisy Image")
+    assert layered.exit_code == 0 and "inf" in layered.output
+
+
+def test_two_runs_on_one_sequence_into_one_folder_both_succeed(tmp_path, model_path):
+    import subprocess
+    import sys
+
+    for frame in range(1, 9):
+        _render(tmp_path / "shot" / f"b.{frame:04d}.exr", size=(64, 64), seed=frame)
+    command = [sys.executable, "-m", "mcdenoise", "denoise", str(tmp_path / "shot" /
+               "b.####.exr"), "-o", str(tmp_path / "out" / "b.####.exr"), "--model",
+               str(model_path), "--device", "cpu", "--threads", "1", "--overwrite"]
+    for _ in range(2):
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+        outcomes = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+        assert all(code == 0 for code, _ in outcomes), outcomes
+        names = sorted(p.name for p in (tmp_path / "out").iterdir())
+        assert names == [f"b.{f:04d}.exr" for f in range(1, 9)]
+        for name in names:
+            assert np.isfinite(load_frame(tmp_path / "out" / name).color).all()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, model_path):
+    _render(tmp_path / "r.exr", size=(16, 16))
+    (tmp_path / "afile").write_text("in the way")
+    result = _cli("denoise", tmp_path / "r.exr", "-o", tmp_path / "afile" / "sub" / "o.exr",
+                  "--model", model_path)
+    assert result.exit_code == 1
+    assert "cannot create the output folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_tiny_file_with_a_huge_display_window_is_refused_without_allocating(tmp_path,
+                                                                             model_path):
+    from conftest import window
+
+    rng = np.random.default_rng(0)
+    planes = {f"{c}": rng.random((16, 16), np.float32) for c in "RGB"}
+    write_raw(tmp_path / "huge.exr", planes, {"displayWindow": window(60000, 60000)})
+    result = _cli("denoise", tmp_path / "huge.exr", "-o", tmp_path / "o.exr", "--model",
+                  model_path)
+    assert result.exit_code == 1 and "display window is 60000x60000" in result.output
+    assert not (tmp_path / "o.exr").exists()
+    info = _cli("info", tmp_path / "huge.exr")
+    assert info.exit_code == 0 and "cannot denoise this file" in info.output
+
+
+def test_absurd_finite_values_are_sanitised_like_nan(tmp_path, model_path):
+    rng = np.random.default_rng(3)
+    color = (rng.random((32, 32, 3)) * 2).astype(np.float32)
+    color[10, 10] = 1e30
+    ones = np.ones((32, 32, 3), np.float32)
+    write_mc_render(tmp_path / "bad.exr", color, ones * 0.5, ones * 0.3, ones[..., 0] * 1e10)
+    frame = load_frame(tmp_path / "bad.exr")
+    assert frame.color[10, 10].max() == 0.0 and frame.color.max() < 2.0
+    assert frame.depth.max() == pytest.approx(1e10)  # Blender's "nothing hit" depth stays
+    assert any("absurd" in note for note in frame.notes)
+    assert _cli("denoise", tmp_path / "bad.exr", "-o", tmp_path / "out.exr", "--model",
+                model_path).exit_code == 0
+    assert load_beauty_max(tmp_path / "out.exr") < 10.0
+
+
+def load_beauty_max(path):
+    from mcdenoise.frame import load_beauty
+
+    return float(load_beauty(path).max())
+
+
+def test_messages_errors_once_on_stderr_a_line_per_file_ranges_for_missing(tmp_path,
+                                                                          model_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["denoise", str(tmp_path / "nothere.exr"), "-o",
+                                   str(tmp_path / "o.exr"), "--model", str(model_path)])
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert missing.stderr.count("no such file") == 1
+    _render(tmp_path / "r.exr", size=(16, 16))
+    args = ["denoise", str(tmp_path / "r.exr"), "-o", str(tmp_path / "o.exr"), "--model",
+            str(model_path)]
+    written = runner.invoke(main, args)
+    assert written.exit_code == 0 and "r.exr ->" in written.stdout and " s)" in written.stdout
+    skipped = runner.invoke(main, args)
+    assert "skipped" in skipped.stdout
+    assert runner.invoke(main, ["-q", *args, "--overwrite"]).stdout == ""
+    verbose = runner.invoke(main, ["-v", *args, "--overwrite"])
+    assert "INFO: model" in verbose.stderr
+    absent = runner.invoke(main, ["denoise", str(tmp_path / "shot" / "f.####.exr"),
+                                  "--frames", "1001-1100", "-o", str(tmp_path / "x.####.exr"),
+                                  "--model", str(model_path)])
+    assert absent.exit_code == 1 and absent.stdout == ""
+    assert len(absent.stderr.strip().splitlines()) == 2  # a summary and the error
+    assert "100 input file(s) missing: frames 1001-1100" in absent.stderr
+
+
+def test_info_on_a_folder_without_exrs_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "no EXR files" in result.output

@@ -198,3 +198,20 @@ def test_file_without_beauty_is_a_clear_error(tmp_path, rng):
     path = write_raw(tmp_path / "depth_only.exr", {"depth.V": rng.random((4, 4), np.float32)})
     with pytest.raises(ExrError, match=r"no beauty \(RGB\) channels found"):
         load_frame(path)
+
+
+def test_parts_named_as_layers_with_bare_channels_are_found(tmp_path):
+    from conftest import write_raw
+
+    rng = np.random.default_rng(5)
+    beauty = {c: rng.random((12, 10), np.float32) * 3 for c in "RGBA"}
+    albedo = {c: rng.random((12, 10), np.float32) for c in "RGB"}
+    normal = {c: rng.random((12, 10), np.float32) * 2 - 1 for c in "XYZ"}
+    path = write_raw(tmp_path / "parts.exr", {}, None,
+                     {"beauty": beauty, "albedo": albedo, "normal": normal})
+    frame = load_frame(path)
+    np.testing.assert_array_equal(frame.color, np.stack([beauty[c] for c in "RGB"], -1))
+    np.testing.assert_array_equal(frame.albedo, np.stack([albedo[c] for c in "RGB"], -1))
+    np.testing.assert_array_equal(frame.normal, np.stack([normal[c] for c in "XYZ"], -1))
+    np.testing.assert_array_equal(frame.alpha, beauty["A"])
+    assert frame.depth is None  # the normal's Z is not a depth

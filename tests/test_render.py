@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from mcdenoise import McdenoiseError
-from mcdenoise.cli import main, parse_int_list
+from mcdenoise.cli import main
+from mcdenoise.cli_params import parse_int_list
 from mcdenoise.data import find_renders, make_pairs
 from mcdenoise.frame import load_frame
 from mcdenoise.render import dataset

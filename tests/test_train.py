@@ -194,3 +194,86 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
     assert "Traceback" not in stderr and "resume with --resume" in stderr
     step = load_checkpoint(last.parent / "last.pt")["step"]
     assert step >= 2
+
+
+def test_noise_flag_trains_photographs_with_the_noise_config(tmp_path):
+    from mcdenoise.cli_train import resolve_train_config
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        iio.imwrite(folder / f"p{i}.png", (rng.random((40, 40, 3)) * 255).astype(np.uint8))
+    config = resolve_train_config({"noise": "bernoulli,0,0.95", "target_noise":
+                                   "bernoulli,0,0.95", "data": str(folder)})
+    assert config.data.kind == "images" and config.input.features == []
+    assert config.loss.name == load_config("noise-bernoulli").loss.name
+    result = CliRunner().invoke(main, [
+        "train", "--data", str(folder), "--noise", "gaussian,0,50", "--target-noise",
+        "gaussian,0,50", "--crop", "32", "--batch-size", "2", "--steps", "2", "--workers", "1",
+        "--device", "cpu", "--out", str(tmp_path / "runs"),
+        "--set", "model.enc_width=8", "--set", "model.dec_width=8"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_and_worker_errors_are_one_line_and_leave_no_run_folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    iio.imwrite(folder / "p.png", np.zeros((40, 40, 3), np.uint8))
+    result = CliRunner().invoke(main, [
+        "train", "--data", str(folder), "--noise", "gaussian,0,50", "--features",
+        "--crop", "32", "--steps", "2", "--workers", "1", "--device", "cpu",
+        "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "--no-features" in result.output and not (tmp_path / "runs").exists()
+
+
+def test_worker_tracebacks_are_unwrapped():
+    from mcdenoise import McdenoiseError
+    from mcdenoise.train import _unwrapped
+
+    class Loader:
+        def __iter__(self):
+            yield 1
+            raise McdenoiseError("Caught DataError in DataLoader worker process 0.\n"
+                                 "Original Traceback (most recent call last):\n  File x\n"
+                                 "mcdenoise.data.DataError: scene 'a': bad file\n")
+
+    items = _unwrapped(Loader())
+    assert next(items) == 1
+    with pytest.raises(McdenoiseError) as caught:
+        next(items)
+    assert str(caught.value) == "scene 'a': bad file"
+
+
+def test_a_finished_run_can_be_extended_and_the_schedule_restarts_warm(tmp_path):
+    config = _config(tmp_path, steps=4, ckpt_every=2, val_every=100, rampdown=0.5)
+    run_dir = train(config, show_progress=False)
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 4
+    refused = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--steps", "3"])
+    assert refused.exit_code == 2 and "only extend" in refused.output
+    result = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--steps", "8"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 8
+    assert "steps: 8" in (run_dir / "config.yaml").read_text()
+    extended = load_config("tiny")
+    extended.train.steps, extended.train.rampdown = 8, 0.5
+    assert lr_factor(4, extended) == pytest.approx(1.0)  # the ramp-down moved to 4..8
+    assert lr_factor(7, extended) < 0.2
+
+
+def test_resume_of_a_run_without_checkpoint_says_so(tmp_path):
+    run = tmp_path / "00000-x"
+    run.mkdir()
+    config = load_config("tiny")
+    from mcdenoise.config import save_config
+
+    save_config(config, run / "config.yaml")
+    result = CliRunner().invoke(main, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and "before its first checkpoint" in result.output
+
+
+def test_train_help_shows_the_defaults():
+    text = CliRunner().invoke(main, ["train", "--help"]).output
+    assert "[default: 100000]" in text and "[default: 128]" in text and "[default: 8]" in text
