@@ -22,10 +22,10 @@ from torch.utils.data import DataLoader
 
 from mcdenoise.config import load_config
 from mcdenoise.data import build_datasets
+from mcdenoise.device import pick_device
 from mcdenoise.exr import ExrImage, write_exr
 from mcdenoise.loss import build_loss
 from mcdenoise.model import build_model
-from mcdenoise.train import pick_device
 
 
 def cpu_name() -> str:

@@ -7,9 +7,10 @@ class McdenoiseError(Exception):
     """An expected failure (bad input, missing file, ...) reported to users as one line."""
 
 
-def load_model(path=None, device: str = "auto", precision: str = "fp32"):
+def load_model(path=None, device: str = "auto", precision: str = "fp32", backend: str = "auto"):
     """A ready denoiser (the bundled model by default): ``load_model().denoise(color,
-    albedo, normal, depth)`` on numpy arrays (H, W, 3) of linear HDR. See denoise.load_model."""
+    albedo, normal, depth)`` on numpy arrays (H, W, 3) of linear HDR; ``backend`` torch,
+    onnxruntime or auto. See denoise.load_model."""
     from mcdenoise.denoise import load_model as _load
 
-    return _load(path, device=device, precision=precision)
+    return _load(path, device=device, precision=precision, backend=backend)

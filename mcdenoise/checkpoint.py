@@ -165,3 +165,21 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     if metadata.get("format") != SHIPPED_FORMAT:
         raise CheckpointError(f"{path}: not an mcdenoise model (no mcdenoise metadata)")
     return tensors, json.loads(metadata["config"]), json.loads(metadata.get("info", "{}"))
+
+
+def export_onnx_model(source: str | Path, out: str | Path, info: dict[str, Any] | None = None
+                      ) -> Path:
+    """A run folder (its best, else last checkpoint), a checkpoint or a .safetensors model ->
+    an ONNX model for the onnxruntime backend; its metadata holds the config, the hash of
+    the source file and the note (a shipped model's own note and commands when not given)."""
+    from mcdenoise.backends import export_onnx
+    from mcdenoise.denoise import file_digest
+
+    source = Path(source)
+    if source.is_dir():
+        candidates = [source / "checkpoints" / name for name in ("best.pt", "last.pt")]
+        source = next((c for c in candidates if c.is_file()), candidates[-1])
+    _, config_dict, own_info = load_weights(source)
+    model, _ = load_network(source, "cpu")
+    note = {**own_info, **(info or {}), "source": source.name}
+    return export_onnx(model, config_dict, out, note, file_digest(source))

@@ -80,12 +80,15 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 @click.option("-o", "--output", metavar="OUT", help="A file, a directory, or a pattern such "
                                                    "as clean/beauty.####.exr.")
 @click.option("--frames", metavar="LIST", help="Frames of a pattern input, e.g. 1001-1100.")
-@click.option("--model", type=click.Path(), help="A .safetensors model or a training "
+@click.option("--model", type=click.Path(), help="A .safetensors or .onnx model or a training "
                                                  "checkpoint (default: the bundled model).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
               show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
               show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
+              show_default=True, help="auto: torch when installed (the faster on GPUs and, "
+                                      "measured, on the CPU), else ONNX Runtime.")
 @click.option("--tile", type=click.IntRange(min=32), help="Tile size (default: from "
                                                           "--max-memory).")
 @click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap (default: half "
@@ -115,7 +118,8 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
               help="Seed of --add-noise (with the file name).")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
-            device: str, precision: str, tile: int | None, overlap: int | None,
+            device: str, precision: str, backend: str, tile: int | None,
+            overlap: int | None,
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
             shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
@@ -124,9 +128,9 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
     gaussian-noise model)."""
     from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status
+    from mcdenoise.device import torchrun_ranks
     from mcdenoise.jobs import input_kind, parse_shard, plan_jobs, shard_jobs
     from mcdenoise.noise import NoiseSpec
-    from mcdenoise.train import torchrun_ranks
 
     noise = NoiseSpec.parse(add_noise) if add_noise is not None else None
     jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
@@ -142,7 +146,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         jobs = shard_jobs(jobs, index, count, shard_order)
     elif ranks.world > 1:  # one rank per GPU, each with its own frames
         jobs = shard_jobs(jobs, ranks.rank, ranks.world, shard_order)
-        if device in ("auto", "cuda"):
+        if device in ("auto", "cuda") and backend != "onnxruntime":
             import torch
 
             if torch.cuda.is_available():
@@ -150,11 +154,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     if not jobs:
         click.echo("this shard has no frames to denoise", err=True)
         return
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    denoiser = _load_denoiser(model, kind, device, precision)
+    denoiser = _load_denoiser(model, kind, device, precision, backend, threads)
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
                              tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only,
                              add_noise=noise, noise_seed=noise_seed)
@@ -202,14 +202,17 @@ def _listed(jobs) -> str:
     return ", ".join(job.source.name for job in jobs[:10]) + (" ..." if len(jobs) > 10 else "")
 
 
-def _load_denoiser(model: str | None, kind: str, device: str, precision: str):
+def _load_denoiser(model: str | None, kind: str, device: str, precision: str,
+                   backend: str = "auto", threads: int | None = None):
     """The model for this kind of input: --model, or the bundled default (renders) or
     gaussian-noise model (LDR images); a model of the other kind is an error."""
-    from mcdenoise.checkpoint import default_model_path
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoise import choose_backend, default_model_file, load_model
 
-    path = model if model is not None or kind == "hdr" else default_model_path("gaussian")
-    denoiser = load_model(path, device=device, precision=precision)
+    path = model
+    if model is None and kind == "ldr":
+        path = default_model_file("gaussian", choose_backend(backend, device, None))
+    denoiser = load_model(path, device=device, precision=precision, backend=backend,
+                          threads=threads)
     if kind == "ldr" and not denoiser.ldr:
         raise McdenoiseError(f"{denoiser.name}: this model denoises HDR renders (EXR); PNG / "
                              "JPEG / TIFF images need one trained on LDR noise (mcdenoise train "
@@ -221,20 +224,32 @@ def _load_denoiser(model: str | None, kind: str, device: str, precision: str):
 
 
 @main.command()
-@click.argument("source", type=click.Path(exists=True), metavar="RUN_DIR|CHECKPOINT")
+@click.argument("source", type=click.Path(exists=True), metavar="RUN_DIR|CHECKPOINT|MODEL")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="The .safetensors file to write.")
+              help="The .safetensors or .onnx file to write.")
 @click.option("--note", help="A line about how the model was trained, kept in its metadata.")
 @click.option("--reproduce", metavar="COMMANDS", help="The commands that made the data and "
               "trained the model, kept in its metadata.")
 def export(source: str, output: str, note: str | None, reproduce: str | None) -> None:
-    """Turn a training run (its best checkpoint) into a model file for `denoise --model`."""
+    """Turn a training run (its best checkpoint), a checkpoint or a model into a model file
+    for `denoise --model`: .safetensors, or .onnx for ONNX Runtime (torch-free inference,
+    dynamic height and width, config and provenance in its metadata)."""
     from mcdenoise.checkpoint import export_model
 
-    if not output.endswith(".safetensors"):
-        raise click.BadParameter("the model file must end in .safetensors", param_hint="-o")
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".safetensors", ".onnx"):
+        raise click.BadParameter("the model file ends in .safetensors or .onnx", param_hint="-o")
     info = {key: value for key, value in (("note", note), ("reproduce", reproduce)) if value}
-    path = export_model(source, output, info or None)
+    if suffix == ".onnx":
+        from mcdenoise.checkpoint import export_onnx_model
+
+        path = export_onnx_model(source, output, info or None)
+    else:
+        if source.lower().endswith(".safetensors"):
+            raise click.BadParameter("a .safetensors model is already one; export it to "
+                                     ".onnx, or give a run folder or checkpoint",
+                                     param_hint="SOURCE")
+        path = export_model(source, output, info or None)
     click.echo(f"model written: {path}")
 
 
@@ -289,10 +304,12 @@ def _flip_or_note() -> bool:
 @click.option("--spp", metavar="LIST", help="Only renders with these sample counts, e.g. 4,16,64.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
               show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
+              show_default=True)
 @click.option("--per-image/--means-only", default=True, show_default=True,
               help="Print every image's scores, or the means only.")
 def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str | None,
-             spp: str | None, device: str, per_image: bool) -> None:
+             spp: str | None, device: str, backend: str, per_image: bool) -> None:
     """Score denoised renders against their references (tonemapped PSNR, relMSE, SMAPE,
     SSIM, FLIP, seconds per image), beside the noisy input and optionally OIDN."""
     from dataclasses import asdict
@@ -301,7 +318,7 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
     from mcdenoise.evaluate import evaluate as score_all
     from mcdenoise.evaluate import means, table, write_report
 
-    denoiser = load_model(model, device=device)
+    denoiser = load_model(model, device=device, backend=backend)
     use_flip = _flip_or_note()
     methods = _methods(denoiser, compare)
     scores, panels = score_all(data, methods, use_flip, tuple(parse_int_list(spp)) if spp else (),

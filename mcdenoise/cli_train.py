@@ -87,7 +87,8 @@ def _default(key: str) -> str:
               metavar="[LIST]", help="Feature buffers fed to the network: bare = albedo,normal,"
                                      "depth; or e.g. albedo,normal; or none.")
 @click.option("--no-features", is_flag=True, default=None, help="Color only.")
-@click.option("--data", type=click.Path(), help="Training data folder.")
+@click.option("--data", type=click.Path(), help="Training data folder (several: "
+              "comma-separated, e.g. data/a,data/b).")
 @click.option("--val-data", type=click.Path(), help="Validation data folder.")
 @click.option("--target", type=click.Choice(["noisy", "clean", "both"]),
               help="Monte Carlo targets: another seed (Noise2Noise), the reference, or both.")
@@ -158,7 +159,7 @@ def train(**options: Any) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted: the last checkpoint was saved.", err=True)
         sys.exit(130)
-    from mcdenoise.train import torchrun_ranks
+    from mcdenoise.device import torchrun_ranks
 
     if torchrun_ranks().main:
         click.echo(f"run folder: {run_dir}")

@@ -59,7 +59,7 @@ class InputConfig:
 @dataclass
 class DataConfig:
     kind: str = "mc"  # mc: rendered EXR pairs; images: LDR image folders with synthetic noise
-    path: str = "data/train"
+    path: str = "data/train"  # mc: several folders may be given, comma-separated
     val_path: str | None = None
     target: str = "noisy"  # mc: noisy (Noise2Noise), clean (the reference), or both
     spp: list[int] = field(default_factory=list)  # mc: only these spp (empty: all)

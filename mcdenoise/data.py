@@ -53,7 +53,18 @@ class Render:
 
 
 def find_renders(root: str | Path, spp: Sequence[int] = ()) -> dict[str, list[Render]]:
-    """scene -> its renders (noisy ones sorted by spp and seed, the reference last)."""
+    """scene -> its renders (noisy ones sorted by spp and seed, the reference last).
+    ``root`` may name several folders separated by commas (data sets used together); a
+    scene name may then appear in one of them only."""
+    if "," in str(root):
+        merged: dict[str, list[Render]] = {}
+        for folder in (p.strip() for p in str(root).split(",") if p.strip()):
+            for scene, renders in find_renders(folder, spp).items():
+                if scene in merged:
+                    raise DataError(f"scene '{scene}' is in {merged[scene][0].path.parent.parent}"
+                                    f" and in {folder}: scene names must differ")
+                merged[scene] = renders
+        return merged
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such data folder")
@@ -305,7 +316,8 @@ def build_mc_datasets(config: Config, length: int) -> tuple[Dataset, Dataset | N
     """Training crops and validation frames for rendered EXR data; all files are decoded
     (and checked) before training starts."""
     data = config.data
-    cache_dir = Path(data.cache_dir or Path(data.path) / ".mcdenoise-cache")
+    first_folder = data.path.split(",")[0].strip()
+    cache_dir = Path(data.cache_dir or Path(first_folder) / ".mcdenoise-cache")
     if data.target_spp and data.target == "clean":
         raise DataError("data.target_spp picks noisy targets; it does nothing with --target clean")
     wanted = sorted(set(data.spp) | set(data.target_spp)) if data.spp else []

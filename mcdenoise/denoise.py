@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mcdenoise import McdenoiseError
 from mcdenoise.atomic import remove_stale_temporaries
@@ -28,7 +26,6 @@ from mcdenoise.ldr import (
     read_provenance,
     write_ldr,
 )
-from mcdenoise.model import Network, fuse_batchnorm
 from mcdenoise.noise import NoiseSpec, apply_noise
 
 log = logging.getLogger(__name__)
@@ -79,20 +76,28 @@ def tile_origins(size: int, tile: int, overlap: int, alignment: int) -> list[int
 
 
 class Denoiser:
-    """A trained network plus what it needs around it. ``denoise`` takes numpy arrays."""
+    """A trained network in a backend (torch or ONNX Runtime) plus what it needs around it:
+    ``denoise`` takes and returns numpy arrays; only the backend knows its framework."""
 
-    def __init__(self, model: Network, config: Config, device: torch.device,
-                 precision: str = "fp32", name: str = "model", digest: str = "") -> None:
-        if precision == "fp16" and device.type == "cpu":
-            raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
-        # BatchNorm folded into the convolutions (the same output, fewer passes over memory)
-        # and channels-last tensors, which oneDNN and cuDNN convolve faster (~15 % on CPU)
-        self.model = fuse_batchnorm(model.to(device).eval()).to(
-            memory_format=torch.channels_last)
-        self.config, self.device = config, device
-        self.precision, self.name, self.digest = precision, name, digest
+    def __init__(self, backend, config: Config, name: str = "model", digest: str = "",
+                 threads: int | None = None) -> None:
+        self.backend, self.config = backend, config
+        self.name, self.digest, self.threads = name, digest, threads
         self.fallback_path: Path | None = None  # a color-only model for files without features
         self._fallback: Denoiser | None = None
+
+    @property
+    def device(self):
+        return getattr(self.backend, "device", "cpu")
+
+    @property
+    def precision(self) -> str:
+        return self.backend.precision
+
+    @property
+    def model(self):
+        """The torch network (torch backend only)."""
+        return self.backend.model
 
     def for_frame(self, frame, path: Path) -> Denoiser:
         """This denoiser, or, when the frame lacks features it needs, the color-only fallback
@@ -105,7 +110,8 @@ class Denoiser:
                 f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
                 "View Layer Properties > Passes > Data > Denoising Data")
         if self._fallback is None:
-            self._fallback = load_model(self.fallback_path, str(self.device), self.precision)
+            self._fallback = load_model(self.fallback_path, str(self.device), self.precision,
+                                        backend=self.backend.name, threads=self.threads)
         log.warning("%s: no %s buffer: denoised with the bundled color-only model (enable "
                     "Denoising Data in Blender for better results)", path, ", ".join(missing))
         return self._fallback
@@ -123,33 +129,23 @@ class Denoiser:
     @property
     def blend(self) -> int:
         """Width of the linear cross-fade between neighbouring tiles."""
-        return self.model.alignment
+        return self.backend.geometry.alignment
 
     @property
     def default_overlap(self) -> int:
         """Shared band between tiles: every blended pixel keeps half the receptive field of
         context on each side, so tiles agree with the untiled result."""
-        align = self.model.alignment
-        return math.ceil((self.model.receptive_field + self.blend) / align) * align
+        geometry = self.backend.geometry
+        align = geometry.alignment
+        return math.ceil((geometry.receptive_field + self.blend) / align) * align
 
     def tile_for_memory(self, max_memory: int) -> int:
-        side = math.sqrt(max_memory / self.model.bytes_per_pixel)
-        align = self.model.alignment
+        side = math.sqrt(max_memory / self.backend.geometry.bytes_per_pixel)
+        align = self.backend.geometry.alignment
         return max(int(side) // align * align, self.default_overlap * 2 + align)
 
-    def _autocast(self):
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
-
-    @torch.inference_mode()
     def _run(self, window: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(window)[None].to(self.device).contiguous(
-            memory_format=torch.channels_last)
-        with self._autocast():
-            pred = self.model(x)
-        return pred[0].float().cpu().numpy()
+        return self.backend.run(window)
 
     def denoise(self, color: np.ndarray, albedo: np.ndarray | None = None,
                 normal: np.ndarray | None = None, depth: np.ndarray | None = None,
@@ -160,14 +156,14 @@ class Denoiser:
         stats = frame_stats(color, depth)  # whole frame: every tile sees the same scaling
         network_input = build_input(color, self.config.input, stats, albedo, normal, depth)
         pred = self.run_tiled(network_input, tile, overlap, max_memory)
-        out = output_to_linear(torch.from_numpy(pred), stats, self.config.input)
-        return np.ascontiguousarray(out.numpy().transpose(1, 2, 0))
+        out = output_to_linear(pred, stats, self.config.input)
+        return np.ascontiguousarray(out.transpose(1, 2, 0), np.float32)
 
     def run_tiled(self, network_input: np.ndarray, tile: int | None = None,
                   overlap: int | None = None, max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
         """(C, H, W) network input -> (3, H, W) output, in aligned tiles when it is large."""
         _, height, width = network_input.shape
-        align = self.model.alignment
+        align = self.backend.geometry.alignment
         overlap = self.default_overlap if overlap is None else overlap
         tile = tile or self.tile_for_memory(max_memory)
         tile = max(math.ceil(tile / align) * align, overlap + align)
@@ -204,23 +200,109 @@ def file_digest(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def load_model(path: str | Path | None = None, device: str = "auto",
-               precision: str = "fp32") -> Denoiser:
-    """A ready denoiser: ``path`` (a .safetensors model or a training checkpoint), or the
-    bundled default model; ``device`` auto picks CUDA, then MPS, then the CPU."""
-    from mcdenoise.checkpoint import default_model_path, load_network
-    from mcdenoise.train import pick_device
+def load_model(path: str | Path | None = None, device: str = "auto", precision: str = "fp32",
+               backend: str = "auto", threads: int | None = None) -> Denoiser:
+    """A ready denoiser: ``path`` (a .safetensors model, a training checkpoint or an .onnx
+    export), or the bundled default model. ``backend``: ``torch``, ``onnxruntime`` or
+    ``auto`` (see choose_backend); ``device`` (torch) auto picks CUDA, then MPS, then the
+    CPU; ``threads``: CPU threads of either backend."""
+    from mcdenoise.backends import BACKENDS
 
-    path = Path(path) if path is not None else default_model_path()
+    if backend not in BACKENDS:
+        raise McdenoiseError(f"unknown backend '{backend}' (one of {', '.join(BACKENDS)})")
+    path = Path(path) if path is not None else None
+    chosen = choose_backend(backend, device, path)
+    if path is None:
+        path = default_model_file("default", chosen)
     if not path.is_file():
         raise McdenoiseError(f"{path}: no such model")
-    chosen = pick_device(device)
-    model, config = load_network(path, chosen)
-    denoiser = Denoiser(model, config, chosen, precision, path.stem, file_digest(path)[:16])
-    color_only = default_model_path("color")
-    if path == default_model_path() and color_only.is_file():
-        denoiser.fallback_path = color_only
+    digest = file_digest(path)[:16]
+    if path.suffix.lower() == ".onnx":
+        if chosen == "torch":
+            raise McdenoiseError(f"{path}: an ONNX model runs in the onnxruntime backend")
+        denoiser = _onnx_denoiser(path, digest, threads)
+    else:
+        denoiser = _torch_or_converted(path, chosen, device, precision, digest, threads)
+    if path.stem == "default" and path.parent == default_model_file("default", chosen).parent:
+        color_only = default_model_file("color", chosen)
+        if color_only.is_file():
+            denoiser.fallback_path = color_only
     return denoiser
+
+
+def choose_backend(backend: str, device: str, path: Path | None) -> str:
+    """``auto``: an ONNX file runs in ONNX Runtime; otherwise torch whenever it is installed
+    (on a GPU, and on the CPU too, where it is the faster: 16.2 s against 18.9 s a 1080p
+    frame, docs/benchmarks.md), else ONNX Runtime."""
+    from mcdenoise.device import torch_available
+
+    if backend != "auto":
+        return backend
+    if path is not None and path.suffix.lower() == ".onnx":
+        return "onnxruntime"
+    return "torch" if torch_available() else "onnxruntime"
+
+
+def default_model_file(name: str, backend: str) -> Path:
+    """A bundled model in the form the backend reads: ``.onnx`` beside the ``.safetensors``
+    for ONNX Runtime (when shipped), else the ``.safetensors``."""
+    import importlib.resources
+
+    folder = Path(str(importlib.resources.files("mcdenoise.weights")))
+    onnx = folder / f"{name}.onnx"
+    if backend == "onnxruntime" and onnx.is_file():
+        return onnx
+    return folder / f"{name}.safetensors"
+
+
+def _onnx_denoiser(path: Path, digest: str, threads: int | None) -> Denoiser:
+    from mcdenoise.backends import OnnxBackend, read_onnx_metadata
+    from mcdenoise.config import ConfigError
+
+    meta = read_onnx_metadata(path)
+    try:
+        config = Config.from_saved(meta["config"], source=str(path))
+    except ConfigError as exc:
+        raise McdenoiseError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
+    backend = OnnxBackend(path, meta["geometry"], threads, label=str(path))
+    return Denoiser(backend, config, path.stem, digest, threads)
+
+
+def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, digest: str,
+                        threads: int | None) -> Denoiser:
+    """A torch model in the torch backend, or converted to ONNX in memory (needs torch and
+    onnx) for ONNX Runtime."""
+    from mcdenoise.checkpoint import load_network
+    from mcdenoise.device import pick_device
+
+    if chosen == "onnxruntime":
+        import tempfile
+
+        from mcdenoise.backends import OnnxBackend, export_onnx
+
+        if precision != "fp32":
+            raise McdenoiseError("the onnxruntime backend runs fp32 only")
+        model, config = load_network(path, "cpu")
+        with tempfile.TemporaryDirectory() as folder:
+            onnx = export_onnx(model, config.to_dict(), Path(folder) / "model.onnx")
+            backend = OnnxBackend(onnx.read_bytes(), _geometry(model), threads, str(path))
+        return Denoiser(backend, config, path.stem, digest, threads)
+    from mcdenoise.backends import TorchBackend
+
+    torch_device = pick_device(device)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    model, config = load_network(path, torch_device)
+    return Denoiser(TorchBackend(model, torch_device, precision), config, path.stem, digest,
+                    threads)
+
+
+def _geometry(model):
+    from mcdenoise.backends import Geometry
+
+    return Geometry(model.alignment, model.receptive_field, model.bytes_per_pixel)
 
 
 # --- files and sequences ------------------------------------------------------------------------

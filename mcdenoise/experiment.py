@@ -107,8 +107,9 @@ def estimate_steps(settings: TableSettings, minutes: float) -> int:
     """Training steps that fit ``minutes`` on this machine, from a few timed steps of the
     gaussian run (data made in the same process, so the estimate errs on the short side)."""
     from mcdenoise.data import build_datasets
+    from mcdenoise.device import pick_device
     from mcdenoise.loss import build_loss
-    from mcdenoise.train import _setup, _train_step, pick_device
+    from mcdenoise.train import _setup, _train_step
 
     config = run_config(settings, "gaussian", "noisy", 1000)
     device = pick_device(config.train.device)

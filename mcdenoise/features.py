@@ -1,8 +1,9 @@
 """What the network sees: feature selection, normalisation, the HDR input transform, its output.
 
-The network never sees raw HDR. Color is scaled by a per-frame exposure (computed once on
-the whole frame, so tiles agree), then tonemapped; the network predicts linear HDR in that
-exposure-scaled space, and only the exposure is undone on the way out (plus a clamp at 0).
+numpy only (inference runs without torch). The network never sees raw HDR. Color is scaled
+by a per-frame exposure (computed once on the whole frame, so tiles agree), then
+tonemapped; the network predicts linear HDR in that exposure-scaled space, and only the
+exposure is undone on the way out (plus a clamp at 0).
 The input tonemap is never inverted on the output.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from mcdenoise import McdenoiseError
 from mcdenoise.config import InputConfig
@@ -64,16 +64,6 @@ def transform_color(color: np.ndarray, transform: str) -> np.ndarray:
     return color
 
 
-def inverse_transform(value: torch.Tensor, transform: str) -> torch.Tensor:
-    """``transform_color`` undone (torch): transformed color back to exposure-scaled linear."""
-    if transform == "tonemap":
-        v = value.clamp(0.0, 1.0) ** 2.2
-        return v / (1.0 - v).clamp(min=1e-6)
-    if transform == "log":
-        return torch.expm1(value)
-    return value
-
-
 def normalise_depth(depth: np.ndarray, depth_scale: float) -> np.ndarray:
     """Depth to [0, 1] with the frame's scale; background (0, or Blender's 1e10) becomes 0."""
     valid = (depth > 0) & (depth < _DEPTH_BACKGROUND)
@@ -107,7 +97,7 @@ def build_input(color: np.ndarray, config: InputConfig, stats: FrameStats,
     return np.ascontiguousarray(stacked.transpose(2, 0, 1))
 
 
-def output_to_linear(pred: torch.Tensor, stats: FrameStats, config: InputConfig) -> torch.Tensor:
+def output_to_linear(pred: np.ndarray, stats: FrameStats, config: InputConfig) -> np.ndarray:
     """Network output (exposure-scaled linear HDR) back to the frame's linear HDR, >= 0."""
     scale = stats.exposure if config.exposure else 1.0
-    return pred.clamp(min=0.0) / scale
+    return np.maximum(pred, 0.0) / np.float32(scale)

@@ -12,7 +12,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcdenoise.config import Config, ConfigError, ModelConfig
-from mcdenoise.features import FEATURE_CHANNELS, input_channels, inverse_transform
+from mcdenoise.features import FEATURE_CHANNELS, input_channels
+
+
+def inverse_transform(value: torch.Tensor, transform: str) -> torch.Tensor:
+    """``features.transform_color`` undone inside the network: transformed color back to
+    exposure-scaled linear (what the kernels filter, and what a direct output adds to)."""
+    if transform == "tonemap":
+        v = value.clamp(0.0, 1.0) ** 2.2
+        return v / (1.0 - v).clamp(min=1e-6)
+    if transform == "log":
+        return torch.expm1(value)
+    return value
+
 
 # (feature maps, layers) when model.width / model.layers are 0: RED30 has 15 conv and 15
 # mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps

@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
 import signal
 import threading
@@ -30,49 +29,12 @@ from mcdenoise.checkpoint import (
 )
 from mcdenoise.config import Config, check_config, save_config
 from mcdenoise.data import build_datasets
+from mcdenoise.device import Ranks, pick_device, torchrun_ranks
 from mcdenoise.loss import build_loss
 from mcdenoise.metrics import psnr, psnr_tonemapped, relmse, tonemap
 from mcdenoise.model import build_model
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA, then MPS, then CPU; an explicit device that is absent is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise McdenoiseError("--device cuda: no CUDA device is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise McdenoiseError("--device mps: no MPS device is available")
-    return torch.device(name)
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """Where this process sits in a ``torchrun`` job (one process: rank 0 of 1)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def torchrun_ranks() -> Ranks:
-    """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK (absent: a single process)."""
-    try:
-        return Ranks(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                     int(os.environ.get("LOCAL_RANK", 0)))
-    except ValueError:
-        raise McdenoiseError("RANK / WORLD_SIZE / LOCAL_RANK must be integers") from None
 
 
 def _start_distributed(config: Config) -> tuple[Ranks, torch.device]:
@@ -168,7 +130,8 @@ class _State:
 
 
 def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
-           ranks: Ranks = Ranks()) -> _State:
+           ranks: Ranks | None = None) -> _State:
+    ranks = ranks or Ranks()
     torch.manual_seed(config.train.seed)
     model = build_model(config)
     if config.train.sync_bn and ranks.world > 1:

@@ -279,3 +279,19 @@ def test_processes_may_cache_the_same_render_at_once(tmp_path):
         cached = list(pool.map(lambda _: cache_render(path, tmp_path / "cache"), range(16)))
     assert len({c.array for c in cached}) == 1
     assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".json", ".npy"]
+
+
+def test_several_data_folders_train_together_and_names_must_differ(tmp_path):
+    from conftest import make_mc_dataset
+
+    from mcdenoise.data import DataError, find_renders
+
+    make_mc_dataset(tmp_path / "a", scenes=2, size=16)
+    make_mc_dataset(tmp_path / "b", scenes=1, size=16)
+    with pytest.raises(DataError, match="scene names must differ"):
+        find_renders(f"{tmp_path / 'a'},{tmp_path / 'b'}")
+    (tmp_path / "b" / "scene00").rename(tmp_path / "b" / "other")
+    for path in (tmp_path / "b" / "other").iterdir():
+        path.rename(path.with_name(path.name.replace("scene00", "other")))
+    scenes = find_renders(f"{tmp_path / 'a'}, {tmp_path / 'b'}")
+    assert sorted(scenes) == ["other", "scene00", "scene01"]

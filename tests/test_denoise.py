@@ -349,8 +349,8 @@ def test_fast_inference_matches_the_plain_model(tmp_path):
     stats = frame_stats(color, depth)
     x = build_input(color, config.input, stats, albedo, normal.astype(np.float32), depth)
     with torch.no_grad():
-        plain = output_to_linear(model.eval()(torch.from_numpy(x)[None])[0], stats,
-                                 config.input).numpy().transpose(1, 2, 0)
+        plain = output_to_linear(model.eval()(torch.from_numpy(x)[None])[0].numpy(), stats,
+                                 config.input).transpose(1, 2, 0)
     np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-5)
 
 
