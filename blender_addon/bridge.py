@@ -5,7 +5,10 @@ EXR out) and gets a ``Task`` it can poll from a timer or wait on.
 
 - **in-process**: ``mcdenoise`` and ``torch`` import inside Blender's Python; the model is
   loaded once (``mcdenoise.load_model``) and each request runs in a thread, so Blender's
-  interface keeps drawing while PyTorch works.
+  interface keeps drawing while PyTorch works (GPUs included).
+- **bundled**: the extension's own wheels (``mcdenoise addon build``): mcdenoise's inference
+  code, ONNX Runtime and the bundled models in ONNX, in Blender's Python, no torch; on the
+  CPU, in a thread as above.
 - **external**: an ``mcdenoise`` executable installed anywhere (its own Python, its own torch)
   runs ``mcdenoise denoise`` as a subprocess.
 """
@@ -132,9 +135,34 @@ _models: dict[tuple[str, str], object] = {}
 _models_lock = threading.Lock()
 
 
+def _importable(*names: str) -> bool:
+    """Checked without importing them."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in names)
+    except (ImportError, ValueError):
+        return False
+
+
 def inprocess_importable() -> bool:
-    """mcdenoise and torch can be imported here (checked without importing them)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("mcdenoise", "torch"))
+    """mcdenoise and torch can be imported here."""
+    return _importable("mcdenoise", "torch")
+
+
+def bundled_importable() -> bool:
+    """mcdenoise and ONNX Runtime can be imported here (the extension's wheels)."""
+    return _importable("mcdenoise", "onnxruntime")
+
+
+def check_bundled() -> tuple[bool, str]:
+    """Import mcdenoise and ONNX Runtime for real: (works, what was found or why not)."""
+    try:
+        import onnxruntime
+
+        import mcdenoise
+    except Exception as exc:
+        return False, f"bundled runtime: not available ({_one_line(str(exc))})"
+    return True, (f"bundled runtime: mcdenoise {mcdenoise.__version__}, ONNX Runtime "
+                  f"{onnxruntime.__version__} (CPU)")
 
 
 def check_inprocess() -> tuple[bool, str]:
@@ -172,14 +200,16 @@ def check_external(path: str = "") -> tuple[bool, str]:
     return True, f"external: {executable} ({done.stdout.strip()})"
 
 
-def _denoise_here(request: Request) -> None:
+def _denoise_here(request: Request, runtime: str = "torch") -> None:
     import mcdenoise
     from mcdenoise.denoise import DenoiseOptions, denoise_file
 
-    key = (request.model, request.device)
+    device = request.device if runtime == "torch" else "cpu"
+    key = (request.model, device, runtime)
     with _models_lock:
         if key not in _models:
-            _models[key] = mcdenoise.load_model(request.model or None, device=request.device)
+            _models[key] = mcdenoise.load_model(request.model or None, device=device,
+                                                backend=runtime)
         denoiser = _models[key]
     options = DenoiseOptions(layer=request.layer or None, keep_noisy=request.keep_noisy,
                              overwrite=True, beauty_only=request.beauty_only)
@@ -194,20 +224,29 @@ class Backend:
 
     def start(self, request: Request) -> Task:
         if self.mode == "IN_PROCESS":
-            return ThreadTask(lambda: _denoise_here(request))
+            return ThreadTask(lambda: _denoise_here(request, "torch"))
+        if self.mode == "BUNDLED":
+            return ThreadTask(lambda: _denoise_here(request, "onnxruntime"))
         return ProcessTask([self.executable, *request.arguments()])
 
     def describe(self) -> str:
-        return "in-process" if self.mode == "IN_PROCESS" else f"external ({self.executable})"
+        return {"IN_PROCESS": "in-process", "BUNDLED": "bundled runtime (ONNX Runtime, CPU)"}.get(
+            self.mode, f"external ({self.executable})")
 
 
 def choose_backend(mode: str, executable_path: str = "") -> Backend:
-    """mode: AUTO (in-process when it imports, else external), IN_PROCESS or EXTERNAL."""
+    """mode: AUTO (in-process when mcdenoise and torch import, else the bundled runtime when
+    it imports, else external), IN_PROCESS, BUNDLED or EXTERNAL."""
     if mode in ("AUTO", "IN_PROCESS") and inprocess_importable():
         return Backend("IN_PROCESS")
     if mode == "IN_PROCESS":
         raise BridgeError("mcdenoise is not importable in Blender's Python: install it there, "
                           "or choose the external executable in the add-on preferences")
+    if mode in ("AUTO", "BUNDLED") and bundled_importable():
+        return Backend("BUNDLED")
+    if mode == "BUNDLED":
+        raise BridgeError("this add-on has no bundled runtime: install the extension zip made "
+                          "for your platform (mcdenoise addon build)")
     executable = find_executable(executable_path)
     if executable is None:
         if executable_path:

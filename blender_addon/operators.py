@@ -71,17 +71,19 @@ class MCDENOISE_OT_check(bpy.types.Operator):
     def execute(self, context):
         prefs = settings.preferences()
         inside = bridge.check_inprocess()
+        bundled = bridge.check_bundled()
         outside = bridge.check_external(bpy.path.abspath(prefs.executable)
                                         if prefs.executable else "")
         try:
             chosen = f"in use: {work.backend().describe()}"
         except work.UserError as exc:
             chosen = f"not usable: {exc}"
-        prefs.status = "\n".join([inside[1], outside[1], chosen])
+        prefs.status = "\n".join([inside[1], bundled[1], outside[1], chosen])
         for line in prefs.status.split("\n"):
             print(f"mcdenoise: {line}")
-        if not (inside[0] or outside[0]):
-            self.report({"ERROR"}, f"mcdenoise cannot run: {inside[1]}; {outside[1]}")
+        if not (inside[0] or bundled[0] or outside[0]):
+            self.report({"ERROR"}, f"mcdenoise cannot run: {inside[1]}; {bundled[1]}; "
+                                   f"{outside[1]}")
             return {"CANCELLED"}
         self.report({"INFO"}, chosen)
         return {"FINISHED"}

@@ -23,8 +23,11 @@ class MCDENOISE_AddonPreferences(bpy.types.AddonPreferences):
     mode: EnumProperty(
         name="Run mcdenoise",
         items=[("AUTO", "Automatic", "In Blender's Python when mcdenoise and torch import "
-                "there, otherwise the external executable"),
+                "there, else the runtime bundled with this extension, else the external "
+                "executable"),
                ("IN_PROCESS", "In-process", "mcdenoise and torch installed in Blender's Python"),
+               ("BUNDLED", "Bundled runtime", "ONNX Runtime and the models inside this "
+                "extension (CPU, nothing else to install)"),
                ("EXTERNAL", "External executable", "An mcdenoise installed elsewhere, run as a "
                 "separate process")],
         default="AUTO")
@@ -33,7 +36,8 @@ class MCDENOISE_AddonPreferences(bpy.types.AddonPreferences):
         description="Path of the external mcdenoise executable (empty: find it on PATH)")
     model: StringProperty(
         name="Model", subtype="FILE_PATH", update=_forget_models,
-        description="A .safetensors model or training checkpoint (empty: the bundled model)")
+        description="A .safetensors model or training checkpoint, or an .onnx model (the "
+                    "bundled runtime takes .onnx only; empty: the bundled model)")
     device: EnumProperty(name="Device", items=_DEVICES, default="auto", update=_forget_models)
     status: StringProperty(name="Status", default="")
 

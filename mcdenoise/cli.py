@@ -260,12 +260,27 @@ def addon() -> None:
 
 @addon.command("build")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default="dist",
-              show_default=True, help="Folder for the zip.")
-def addon_build(out_dir: str) -> None:
-    """Build the add-on zip: Blender 4.2+ 'Install from Disk', or a legacy add-on install."""
-    from mcdenoise.addon import build_addon
+              show_default=True, help="Folder for the zips.")
+@click.option("--platform", "platforms", multiple=True,
+              type=click.Choice(["linux-x64", "windows-x64", "macos-arm64", "macos-x64"]),
+              help="Build for these platforms only (repeatable; default: all four).")
+@click.option("--no-runtime", is_flag=True, help="One plain zip without ONNX Runtime and "
+              "models: it uses an mcdenoise installed in Blender's Python or elsewhere.")
+@click.option("--wheels", "wheel_cache", type=click.Path(file_okay=False), metavar="DIR",
+              help="Keep (and reuse) the downloaded runtime wheels here, one folder per "
+                   "platform (default: ~/.cache/mcdenoise/wheels).")
+def addon_build(out_dir: str, platforms: tuple[str, ...], no_runtime: bool,
+                wheel_cache: str | None) -> None:
+    """Build the Blender extension: one zip per platform that denoises right after Install
+    from Disk (ONNX Runtime, OpenEXR, the inference code and the bundled models inside;
+    fetched from PyPI once), or with --no-runtime one plain zip. Each also installs as a
+    legacy add-on."""
+    from mcdenoise.addon import PLATFORMS, build_addon
 
-    click.echo(f"add-on written: {build_addon(out_dir)}")
+    chosen = () if no_runtime else (platforms or PLATFORMS)
+    for path in build_addon(out_dir, chosen, wheel_cache, progress=lambda line: click.echo(
+            line, err=True)):
+        click.echo(f"add-on written: {path} ({path.stat().st_size / 2**20:.1f} MB)")
 
 
 def _methods(denoiser, compare: tuple[str, ...]) -> dict:

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mcdenoise import McdenoiseError
 
 
@@ -233,6 +231,7 @@ def merge(config: Config, data: dict[str, Any] | None, source: str) -> Config:
 
 def set_value(config: Config, assignment: str) -> None:
     """Apply one ``section.key=value`` override (value parsed as YAML: 1e-3, true, [a, b])."""
+    import yaml  # imported here: inference reads configs from model metadata, not YAML
     key, sep, text = assignment.partition("=")
     section, dot, name = key.strip().partition(".")
     if not sep or not dot:
@@ -261,6 +260,7 @@ def find_config(name: str) -> Path:
 
 def load_config(name: str, config: Config | None = None) -> Config:
     """Defaults (or ``config``) overridden by a YAML file."""
+    import yaml
     path = find_config(name)
     try:
         data = yaml.safe_load(path.read_text())
@@ -273,6 +273,7 @@ def load_config(name: str, config: Config | None = None) -> Config:
 
 def load_saved_config(path: str | Path) -> Config:
     """A run's own config.yaml (see Config.from_saved)."""
+    import yaml
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -283,6 +284,7 @@ def load_saved_config(path: str | Path) -> Config:
 
 
 def save_config(config: Config, path: str | Path) -> None:
+    import yaml
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 

@@ -9,6 +9,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from mcdenoise.atomic import remove_stale_temporaries
 from mcdenoise.config import Config
 from mcdenoise.features import build_input, frame_stats, output_to_linear
 from mcdenoise.jobs import Job
+
+if TYPE_CHECKING:
+    from mcdenoise.noise import NoiseSpec
 from mcdenoise.ldr import (
     LdrImage,
     is_ldr,
@@ -26,7 +30,6 @@ from mcdenoise.ldr import (
     read_provenance,
     write_ldr,
 )
-from mcdenoise.noise import NoiseSpec, apply_noise
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +275,13 @@ def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, di
                         threads: int | None) -> Denoiser:
     """A torch model in the torch backend, or converted to ONNX in memory (needs torch and
     onnx) for ONNX Runtime."""
+    from mcdenoise.device import pick_device, torch_available
+
+    if not torch_available():
+        raise McdenoiseError(f"{path}: without torch, ONNX Runtime runs .onnx models only "
+                             f"(convert it where torch is: mcdenoise export {path.name} "
+                             f"-o {path.stem}.onnx)")
     from mcdenoise.checkpoint import load_network
-    from mcdenoise.device import pick_device
 
     if chosen == "onnxruntime":
         import tempfile
@@ -438,6 +446,8 @@ def denoise_ldr(image: LdrImage, target: Path, denoiser: Denoiser, options: Deno
     color = image.color
     if options.add_noise is not None:
         rng = np.random.default_rng([options.noise_seed, zlib.crc32(name.encode())])
+        from mcdenoise.noise import apply_noise
+
         noisy, _ = apply_noise(color, options.add_noise, rng)
         if image.grey:  # grey noise for a grey image
             noisy = np.repeat(noisy[..., :1], 3, axis=-1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from mcdenoise.addon import ZIP_FOLDER, build_addon, manifest_version
 from mcdenoise.cli import main
 
 DRIVER = Path(__file__).with_name("addon_driver.py")
+EXTENSION_DRIVER = Path(__file__).with_name("extension_driver.py")
 
 
 def test_build_writes_an_installable_zip(tmp_path):
-    result = CliRunner().invoke(main, ["addon", "build", "-o", str(tmp_path / "dist")])
+    result = CliRunner().invoke(main, ["addon", "build", "--no-runtime", "-o",
+                                       str(tmp_path / "dist")])
     assert result.exit_code == 0, result.output
     (archive,) = (tmp_path / "dist").glob("*.zip")
     assert archive.name == f"mcdenoise-blender-{__version__}.zip"
@@ -46,7 +49,7 @@ def test_manifest_matches_the_package():
 def test_build_into_a_file_is_an_error(tmp_path):
     blocker = tmp_path / "dist"
     blocker.write_text("")
-    result = CliRunner().invoke(main, ["addon", "build", "-o", str(blocker)])
+    result = CliRunner().invoke(main, ["addon", "build", "--no-runtime", "-o", str(blocker)])
     assert result.exit_code != 0 and "Traceback" not in result.output
 
 
@@ -74,9 +77,14 @@ def test_choose_backend(tmp_path, monkeypatch):
     assert backend.mode == "EXTERNAL" and backend.executable == str(fake)
     assert bridge.check_external() == (True, f"external: {fake} (mcdenoise, version 9)")
     monkeypatch.setattr(bridge, "inprocess_importable", lambda: False)
+    assert bridge.choose_backend("AUTO").mode == "BUNDLED"  # mcdenoise + onnxruntime here
+    assert bridge.choose_backend("BUNDLED").describe().startswith("bundled runtime")
+    monkeypatch.setattr(bridge, "bundled_importable", lambda: False)
     assert bridge.choose_backend("AUTO").mode == "EXTERNAL"
     with pytest.raises(bridge.BridgeError, match="not importable"):
         bridge.choose_backend("IN_PROCESS")
+    with pytest.raises(bridge.BridgeError, match="no bundled runtime"):
+        bridge.choose_backend("BUNDLED")
 
 
 def test_process_task_reports_the_last_error_line(tmp_path):
@@ -123,7 +131,7 @@ def test_inprocess_request_denoises_a_file(tmp_path):
 @pytest.fixture(scope="module")
 def blender_run(tmp_path_factory, blender_env):
     work = tmp_path_factory.mktemp("addon")
-    archive = build_addon(work / "dist")
+    (archive,) = build_addon(work / "dist")
     executable = Path(sys.executable).with_name("mcdenoise")
     executable = str(executable) if executable.exists() else shutil.which("mcdenoise")
     assert executable, "the mcdenoise console script is not installed"
@@ -222,3 +230,107 @@ def test_disable_leaves_nothing_behind(blender_run):
 def test_addon_installs_as_a_legacy_addon(blender_run):
     result, _ = _scenario(blender_run, "legacy_install")
     assert result == {"enabled": True, "operator": True, "disabled_clean": True}
+
+
+# --- the self-contained extension -----------------------------------------------------------
+
+def test_inference_wheel_carries_the_inference_code_and_onnx_models(tmp_path):
+    import base64
+    import hashlib
+
+    from mcdenoise.runtime_wheels import INFERENCE_MODULES, inference_wheel
+
+    wheel = inference_wheel(tmp_path)
+    assert wheel.name == f"mcdenoise-{__version__}-py3-none-any.whl"
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    assert {f"mcdenoise/{m}.py" for m in INFERENCE_MODULES} <= names
+    assert {"mcdenoise/weights/default.onnx", "mcdenoise/weights/color.onnx"} <= names
+    assert not any(n.endswith(("train.py", "data.py", ".safetensors")) for n in names)
+    record = archive.read(f"mcdenoise-{__version__}.dist-info/RECORD").decode().splitlines()
+    for line in record:
+        path, digest, size = line.rsplit(",", 2)
+        if digest:
+            data = archive.read(path)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            assert digest == f"sha256={expected.decode()}" and int(size) == len(data)
+
+
+def test_manifest_gains_the_platform_and_its_wheels():
+    from mcdenoise.addon import _with_runtime
+
+    text = (Path(__file__).parents[1] / "blender_addon" / "blender_manifest.toml").read_text()
+    out = _with_runtime(text, "windows-x64", [Path("a-1.whl"), Path("b-2.whl")])
+    head, _, tables = out.partition("\n[")
+    assert 'platforms = ["windows-x64"]' in head
+    assert 'wheels = ["./wheels/a-1.whl", "./wheels/b-2.whl"]' in head
+    assert tables.startswith("permissions]")
+
+
+def test_unknown_platform_is_refused(tmp_path):
+    from mcdenoise import McdenoiseError
+
+    with pytest.raises(McdenoiseError, match="unknown platform"):
+        build_addon(tmp_path, ("amiga-68k",))
+
+
+@pytest.fixture(scope="module")
+def extension_run(tmp_path_factory, blender_env):
+    """The linux-x64 zip (runtime wheels fetched from PyPI) installed into sandboxed user
+    folders, in a Blender without torch and without an mcdenoise on PATH."""
+    work = tmp_path_factory.mktemp("extension")
+    (archive,) = build_addon(work / "dist", ("linux-x64",), work / "wheels")
+    env = dict(blender_env)
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and p != venv_bin and not (Path(p) / "mcdenoise")
+                                  .exists())
+    for name in ("RESOURCES", "CONFIG", "SCRIPTS", "DATAFILES", "EXTENSIONS"):
+        env[f"BLENDER_USER_{name}"] = str(work / "user" / name.lower())
+    done = subprocess.run([sys.executable, str(EXTENSION_DRIVER), str(archive), str(work)],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, f"driver failed ({done.returncode}):\n{done.stdout[-3000:]}\n" \
+                  f"{done.stderr[-3000:]}"
+    return json.loads(lines[-1].removeprefix("RESULTS ")), archive
+
+
+def _extension(extension_run, name):
+    results, _ = extension_run
+    assert "error" not in results[name], results[name].get("error")
+    return results[name]
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_extension_installs_and_uses_its_own_runtime_without_torch(extension_run):
+    installed = _extension(extension_run, "install")
+    assert installed == {"result": ["FINISHED"], "enabled": True,
+                         "mcdenoise_from_wheel": True, "torch_importable": False}
+    status = _extension(extension_run, "check")["status"]
+    assert "in use: bundled runtime" in status and "not found" in status
+    _, archive = extension_run
+    assert archive.stat().st_size < 64 << 20
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_extension_button_and_auto_denoise_beat_the_noisy_render(extension_run):
+    button = _extension(extension_run, "button")
+    assert button["result"] == ["FINISHED"] and button["finite"]
+    assert button["mse_denoised"] < 0.5 * button["mse_noisy"]
+    still = _extension(extension_run, "auto_denoise")
+    assert still["finite"] and not still["last_error"]
+    assert still["mse_denoised"] < 0.5 * still["mse_noisy"]
+    animation = _extension(extension_run, "auto_denoise_animation")
+    assert animation["rendered"] == animation["denoised"] == ["frame_0001.exr",
+                                                              "frame_0002.exr"]
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+def test_extension_disable_leaves_nothing_behind(extension_run):
+    assert _extension(extension_run, "unregister") == {
+        "leftover_classes": [], "scene_property": False, "handlers": [], "enabled": False,
+        "torch_loaded": False}
+
