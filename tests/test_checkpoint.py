@@ -76,3 +76,17 @@ def test_a_model_with_non_finite_weights_is_refused_at_load(tmp_path):
     save_checkpoint(tmp_path / "diverged.pt", model, config, step=7)
     with pytest.raises(CheckpointError, match="NaN or Inf"):
         load_network(tmp_path / "diverged.pt")
+
+
+def test_a_killed_runs_checkpoint_temporary_is_cleared_on_the_next_save(tmp_path):
+    from conftest import dead_pid
+
+    from mcdenoise import atomic
+    from mcdenoise.config import load_config
+    from mcdenoise.model import build_model
+
+    stray = tmp_path / f".last.pt.{atomic._HOST}.{dead_pid()}.abcd.tmp"
+    stray.write_bytes(b"half a checkpoint")
+    config = load_config("tiny")
+    save_checkpoint(tmp_path / "last.pt", build_model(config), config, step=1)
+    assert not stray.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

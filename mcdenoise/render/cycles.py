@@ -90,7 +90,7 @@ def render_still(scene: Any, path: str | os.PathLike) -> Path:
     scene.render.use_file_extension = False
     with _quiet_stdout():  # Blender prints a line per saved file; progress bars suffice
         bpy.ops.render.render(write_still=True, scene=scene.name)
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # (a temporary may exist, empty)
         raise McdenoiseError(f"{path}: Blender did not write the render")
     return path
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mcdenoise import McdenoiseError, __version__
-from mcdenoise.atomic import write_text_atomic
+from mcdenoise.atomic import remove_stale_temporaries, replacing, write_text_atomic
 
 
 @dataclass
@@ -187,9 +187,10 @@ def render_job(job: RenderJob) -> dict[str, Any]:
         scene, description = _prepare_scene(bpy, job)
         for path, spp, seed in missing:
             scene.cycles.samples, scene.cycles.seed = spp, seed
-            temporary = path.with_name(f".{path.stem}.tmp.exr")
-            render_still(scene, temporary)
-            os.replace(temporary, path)  # a killed render never leaves a file under its name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            with replacing(path) as temporary:  # a killed render leaves nothing under its name
+                render_still(scene, temporary)
         entry = {"scene": job.scene, **description, "width": scene.render.resolution_x,
                  "height": scene.render.resolution_y}
     else:
