@@ -87,8 +87,8 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
               show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
-              show_default=True, help="auto: torch when installed (the faster on GPUs and, "
-                                      "measured, on the CPU), else ONNX Runtime.")
+              show_default=True, help="auto: torch when installed (GPUs; on the CPU as fast "
+                                      "as ONNX Runtime, with less memory), else ONNX Runtime.")
 @click.option("--tile", type=click.IntRange(min=32), help="Tile size (default: from "
                                                           "--max-memory).")
 @click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap (default: half "

@@ -235,8 +235,8 @@ def load_model(path: str | Path | None = None, device: str = "auto", precision: 
 
 def choose_backend(backend: str, device: str, path: Path | None) -> str:
     """``auto``: an ONNX file runs in ONNX Runtime; otherwise torch whenever it is installed
-    (on a GPU, and on the CPU too, where it is the faster: 16.2 s against 18.9 s a 1080p
-    frame, docs/benchmarks.md), else ONNX Runtime."""
+    (on a GPU; on the CPU the two are equally fast, 1080p medians 17.3 s and 18.0 s, and
+    torch needs a quarter less memory, docs/benchmarks.md), else ONNX Runtime."""
     from mcdenoise.device import torch_available
 
     if backend != "auto":
