@@ -39,7 +39,7 @@ class MCDENOISE_OT_denoise(bpy.types.Operator):
 
 class MCDENOISE_OT_setup_passes(bpy.types.Operator):
     """Enable the Denoising Data passes (albedo, normal, depth) the model needs on every view
-    layer"""
+    layer, and the Vector pass that aligns the frames of an animation"""
 
     bl_idname = "mcdenoise.setup_passes"
     bl_label = "Set up passes"
@@ -53,10 +53,14 @@ class MCDENOISE_OT_setup_passes(bpy.types.Operator):
         scene = context.scene
         for view_layer in scene.view_layers:
             view_layer.cycles.denoising_store_passes = True
+            view_layer.use_pass_vector = True  # motion vectors for sequence denoising
         note = ""
         if self.disable_cycles_denoiser and scene.cycles.use_denoising:
             scene.cycles.use_denoising = False
             note = "; Cycles' own denoiser turned off"
+        if scene.render.use_motion_blur:  # Cycles writes no Vector pass with motion blur
+            note += ("; motion blur is on, so Cycles writes no Vector pass: animations are "
+                     "denoised as still shots")
         self.report({"INFO"}, f"Denoising Data passes on for {len(scene.view_layers)} view "
                               f"layer(s){note}")
         return {"FINISHED"}

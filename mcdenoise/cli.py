@@ -116,6 +116,11 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
               "noisy | denoised strips with their PSNR.")
 @click.option("--noise-seed", type=int, default=0, show_default=True,
               help="Seed of --add-noise (with the file name).")
+@click.option("--temporal/--no-temporal", default=True, show_default=True,
+              help="Sequences (frame patterns): average each frame with its neighbours, "
+                   "aligned by the Vector pass where the files have it, before the network.")
+@click.option("--temporal-radius", type=click.IntRange(min=1, max=8), default=2,
+              show_default=True, help="Neighbours on each side.")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, backend: str, tile: int | None,
@@ -123,17 +128,18 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
             shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
-            dry_run: bool) -> None:
+            temporal: bool, temporal_radius: int, dry_run: bool) -> None:
     """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
     gaussian-noise model)."""
-    from mcdenoise.denoise import DenoiseOptions, denoise_jobs, job_status
+    from mcdenoise.denoise import DenoiseOptions, denoise_jobs, frame_sequence, job_status
     from mcdenoise.device import torchrun_ranks
     from mcdenoise.jobs import input_kind, parse_shard, plan_jobs, shard_jobs
     from mcdenoise.noise import NoiseSpec
 
     noise = NoiseSpec.parse(add_noise) if add_noise is not None else None
     jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
+    sequence = frame_sequence(jobs)  # before sharding: a shard reads its frames' neighbours
     kind = input_kind(jobs)
     if noise is not None and kind != "ldr":
         raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "
@@ -157,7 +163,8 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     denoiser = _load_denoiser(model, kind, device, precision, backend, threads)
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
                              tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only,
-                             add_noise=noise, noise_seed=noise_seed)
+                             add_noise=noise, noise_seed=noise_seed, temporal=temporal,
+                             temporal_radius=temporal_radius)
     options.max_memory = parse_memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:
@@ -172,7 +179,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     log.info("model %s (%s) on %s, %s", denoiser.name, denoiser.digest, denoiser.device,
              denoiser.precision)
     summary = denoise_jobs(jobs, denoiser, options, scores=scores,
-                           report=None if quiet else click.echo)
+                           report=None if quiet else click.echo, sequence=sequence)
     failures, missing = summary.failures, summary.missing
     if len(scores) > 1:
         click.echo(f"mean PSNR over {len(scores)} image(s): noisy "

@@ -327,6 +327,8 @@ class DenoiseOptions:
     overlap: int | None = None
     max_memory: int = DEFAULT_MAX_MEMORY
     aovs: tuple[str, ...] = ()  # AOV passes denoised too, with the beauty's features
+    temporal: bool = True  # sequences: average each frame with its aligned neighbours first
+    temporal_radius: int = 2  # ... this many frames on each side
     beauty_only: bool = False  # write just the denoised beauty, as one-part RGBA
     add_noise: NoiseSpec | None = None  # LDR: corrupt the inputs, write clean|noisy|denoised
     noise_seed: int = 0
@@ -371,8 +373,13 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool,
                          "(--overwrite replaces it)")
 
 
-def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
-    """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept."""
+def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
+                  neighbours: tuple = ((), ())):
+    """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept.
+    ``neighbours``: the previous and the following frames' ExrImages of a sequence, nearest
+    first (None for a missing one): each layer's beauty is then averaged with theirs where
+    they show the same surface, aligned by the motion vectors (temporal.py), before the
+    network."""
     from mcdenoise.frame import (
         aov_color,
         find_oidn_siblings,
@@ -402,7 +409,9 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
         if used is not denoiser:  # the run's model choice still owns the output (resume)
             attributes["mcdenoise.fallback_model"] = used.name
         features = (frame.albedo, frame.normal, frame.depth)
-        color = used.denoise(frame.color, *features, options.tile, options.overlap,
+        noisy = _accumulated(frame, neighbours, path) if any(
+            n is not None for side in neighbours for n in side) else frame.color
+        color = used.denoise(noisy, *features, options.tile, options.overlap,
                              options.max_memory)
         if options.beauty_only:
             return _beauty_image(image, frame, color, attributes)
@@ -413,6 +422,26 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions):
                                  options.overlap, options.max_memory)
             out = with_denoised_aov(out, frame.layer, source, color, options.keep_noisy)
     return out
+
+
+def _accumulated(frame, neighbours: tuple, path: Path) -> np.ndarray:
+    """The frame's beauty averaged with its aligned neighbours' (temporal.accumulate); a
+    neighbour of another size or without the layer is left out."""
+    from mcdenoise.frame import frame_from_image
+    from mcdenoise.temporal import accumulate
+
+    def as_frame(image):
+        if image is None or image.size != frame.image.size:
+            return None
+        try:
+            return frame_from_image(image, frame.layer)
+        except McdenoiseError:
+            return None
+
+    before, after = ([as_frame(image) for image in side] for side in neighbours)
+    color, samples = accumulate(frame, before, after)
+    log.debug("%s: %.2f frames averaged per pixel", path, float(samples.mean()))
+    return color
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
@@ -427,12 +456,13 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser:
     return target
 
 
-def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptions) -> None:
+def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptions,
+                  neighbours: tuple = ((), ())) -> None:
     """Denoise an ExrImage and write it to ``target`` atomically, clearing what a killed
     earlier run left there."""
     from mcdenoise.exr import write_exr
 
-    out = denoise_image(image, denoiser, options)
+    out = denoise_image(image, denoiser, options, neighbours)
     make_output_folder(target)
     remove_stale_temporaries(target)
     write_exr(target, out)
@@ -528,14 +558,52 @@ def _present_inputs(jobs: list[Job], summary: RunSummary) -> list[Job]:
     return [job for job in jobs if job.source.exists()]
 
 
+def frame_sequence(jobs: list[Job]) -> dict[int, Path]:
+    """Frame number -> input, for jobs that came from one frame pattern (a folder or a glob
+    of files is not taken for a shot: its neighbours may be other scenes)."""
+    patterned = [job for job in jobs if job.in_sequence and job.frame is not None]
+    sequence = {job.frame: job.source for job in patterned}
+    return sequence if len(sequence) == len(patterned) else {}
+
+
+class _Neighbours:
+    """The frames around a sequence's frame, each read once and kept only while a frame
+    ``radius`` or fewer frames away is being denoised (memory: 2 radius + 1 frames)."""
+
+    def __init__(self, sequence: dict[int, Path], radius: int) -> None:
+        self.sequence, self.radius, self.cache = sequence, radius, {}
+
+    def around(self, job: Job, image) -> tuple:
+        """(previous frames nearest first, following frames nearest first) as ExrImages,
+        None where a frame is missing or unreadable."""
+        if job.frame is None:
+            return (), ()
+        steps = range(1, self.radius + 1)
+        sides = [[self.sequence.get(job.frame - k) for k in steps],
+                 [self.sequence.get(job.frame + k) for k in steps]]
+        wanted = {p for side in sides for p in side if p is not None}
+        for kept in [p for p in self.cache if p not in wanted]:
+            del self.cache[kept]
+        for path in wanted - set(self.cache):
+            try:
+                self.cache[path] = _read(path) if path.exists() else None
+            except McdenoiseError:
+                self.cache[path] = None
+        self.cache[job.source] = image  # the next frames' neighbour
+        return tuple([self.cache.get(p) if p is not None else None for p in side]
+                     for side in sides)
+
+
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                  progress: bool = True, scores: list[tuple[Job, float, float]] | None = None,
-                 report=None) -> RunSummary:
+                 report=None, sequence: dict[int, Path] | None = None) -> RunSummary:
     """Denoise a sequence (EXRs, or LDR images with an LDR model), reading the next file
     while this one is denoised. A failing frame is reported (on stderr, when there are
     several) and skipped. ``report(line)`` hears one line per file written or skipped.
     With ``options.add_noise``, each strip's (job, noisy PSNR, denoised PSNR) is appended
-    to ``scores``."""
+    to ``scores``. With ``options.temporal``, each EXR frame of a sequence is denoised with
+    its neighbours (``sequence``: every frame number's input, this shard's or not; by
+    default the jobs' own)."""
     import sys
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -564,6 +632,11 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
             if several:
                 say(f"Error: {exc}")
     size = None
+    if sequence is None:
+        sequence = frame_sequence(jobs)
+    temporal = (options.temporal and options.temporal_radius > 0 and options.add_noise is None
+                and len(sequence) > 1)
+    neighbours = _Neighbours(sequence, options.temporal_radius) if temporal else None
     bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(_read, todo[0].source) if todo else None
@@ -586,7 +659,8 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                         raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} "
                                              f"but the sequence is {size[0]}x{size[1]}")
                     size = size or image.size
-                    _denoise_into(image, job.target, denoiser, options)
+                    around = neighbours.around(job, image) if neighbours else ((), ())
+                    _denoise_into(image, job.target, denoiser, options, around)
                 seconds = time.perf_counter() - started
                 summary.denoised.append((job, seconds))
                 if report:  # through the bar while it is drawn, so it is not torn

@@ -52,6 +52,7 @@ class Frame:
     normal: np.ndarray | None = None  # (H, W, 3) float32, finite
     depth: np.ndarray | None = None  # (H, W) float32, finite
     alpha: np.ndarray | None = None  # (H, W) float32, finite
+    vectors: np.ndarray | None = None  # (H, W, 4) Cycles' Vector pass, pixels (temporal.py)
     sources: dict[str, BufferSource] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

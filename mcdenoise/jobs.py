@@ -22,6 +22,7 @@ class Job:
     source: Path
     target: Path
     frame: int | None = None
+    in_sequence: bool = False  # from a frame pattern: its neighbours are frames of one shot
 
 
 def _pattern_parts(pattern: str) -> tuple[str, int, str] | None:
@@ -58,16 +59,16 @@ def _trailing_number(path: Path) -> int | None:
 def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -> list[Job]:
     """(input, output) per frame from files, directories, globs or frame patterns; ``output``
     is a file (one input), a directory, or a pattern (####, %04d, $F4)."""
-    sources: list[tuple[Path, int | None]] = []
+    sources: list[tuple[Path, int | None, bool]] = []
     for item in inputs:
         parts = _pattern_parts(item)
         if parts is None:
-            sources += [(p, _trailing_number(p)) for p in _expand(item)]
+            sources += [(p, _trailing_number(p), False) for p in _expand(item)]
             continue
         numbers = frames if frames is not None else _frames_on_disk(parts)
         if not numbers:
             raise McdenoiseError(f"{item}: no frames found (give --frames)")
-        sources += [(_format_frame(parts, n), n) for n in numbers]
+        sources += [(_format_frame(parts, n), n, True) for n in numbers]
     if not sources:
         raise McdenoiseError("no input files")
     if output is None:
@@ -78,7 +79,7 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
         raise McdenoiseError(f"-o {output}: several inputs need a directory or a frame "
                              "pattern such as out/beauty.####.exr")
     jobs = []
-    for source, number in sources:
+    for source, number, in_sequence in sources:
         if out_parts is not None:
             if number is None:
                 raise McdenoiseError(f"{source}: no frame number for the output pattern")
@@ -90,7 +91,7 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
         if is_ldr(source) != is_ldr(target):
             raise McdenoiseError(f"{target}: {source.name} is written as "
                                  f"{'a PNG, JPEG or TIFF' if is_ldr(source) else 'an EXR'}")
-        jobs.append(Job(source, target, number))
+        jobs.append(Job(source, target, number, in_sequence))
     targets = [job.target for job in jobs]
     if len(set(targets)) != len(targets):
         raise McdenoiseError("several inputs would write the same output file")

@@ -19,6 +19,7 @@ from mcdenoise.exr import (
 )
 
 RGB = (("R", "G", "B"),)
+XYZW = (("X", "Y", "Z", "W"),)
 XYZ = (("X", "Y", "Z"), ("R", "G", "B"))
 ONE = (("Z",), ("V",), ("R",), ("Y",), ("*",))  # '*': the pass's only channel
 
@@ -39,9 +40,12 @@ ALIASES: dict[str, tuple[tuple[str, tuple, str | None], ...]] = {
               ("", (("Z",),), None)),
     # Alpha comes first from the beauty pass's own A channel (see _beauty_alpha).
     "alpha": (("Alpha", ONE, None),),
+    # Cycles' motion vectors (temporal.py reads them): X, Y towards the previous frame,
+    # Z, W from the next, in pixels, y up
+    "vectors": (("Vector", XYZW, None), ("Motion", XYZW, None)),
 }
 BUFFERS = tuple(ALIASES)
-BUFFER_CHANNELS = {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "alpha": 1}
+BUFFER_CHANNELS = {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "alpha": 1, "vectors": 4}
 
 # OIDN's training sets keep one buffer per file: X.hdr.exr, X.alb.exr, X.nrm.exr.
 OIDN_SUFFIXES = {"color": (".hdr.exr", ".ldr.exr"), "albedo": (".alb.exr",),
@@ -157,7 +161,7 @@ def _find_override(image: ExrImage, layer: str, buffer: str, spec: str) -> Buffe
         pass_name = split_channel_name(names[0])[1]
         space = _normal_space_of(pass_name) if buffer == "normal" else None
         return BufferSource(image.path, names, tuple(where[n] for n in names), pass_name, space)
-    sets = {"color": RGB, "albedo": RGB, "normal": XYZ}.get(buffer, ONE)
+    sets = {"color": RGB, "albedo": RGB, "normal": XYZ, "vectors": XYZW}.get(buffer, ONE)
     for (pass_layer, pass_name), found in _pass_index(image).items():
         full = ".".join(p for p in (pass_layer, pass_name) if p)
         if spec == full or (pass_layer == layer and spec == pass_name):

@@ -115,6 +115,7 @@ def errors_before_render():
     scene.cycles.use_denoising = True
     bpy.ops.mcdenoise.setup_passes()
     out["passes_after_setup"] = bpy.context.view_layer.cycles.denoising_store_passes
+    out["vector_after_setup"] = bpy.context.view_layer.use_pass_vector
     out["cycles_denoiser_after_setup"] = scene.cycles.use_denoising
     return out
 

@@ -524,3 +524,58 @@ def test_info_on_a_folder_without_exrs_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["info", str(tmp_path / "empty")])
     assert result.exit_code == 1 and "no EXR files" in result.output
+
+
+def _still_shot(folder, frames=5, size=48, seed=0):
+    """A still shot: one clean image, each frame with its own noise, features the same."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    albedo = np.stack([0.3 + 0.5 * ((xx * (3 + c)) % 1.0) for c in range(3)], -1)
+    clean = (albedo * (0.4 + 2.0 * np.exp(-((xx - 0.4) ** 2 + (yy - 0.5) ** 2) * 6))[
+        ..., None]).astype(np.float32)
+    normal = np.stack([xx - 0.5, 0.5 - yy, np.full_like(xx, 0.7)], -1).astype(np.float32)
+    depth = (2.0 + yy).astype(np.float32)
+    for frame in range(1, frames + 1):
+        noise = rng.gamma(2.0, 0.5, clean.shape).astype(np.float32)
+        write_mc_render(folder / f"s.{frame:04d}.exr", clean * noise, albedo, normal, depth)
+    return clean
+
+
+def test_sequences_are_denoised_with_their_neighbours_less_flicker_more_psnr(tmp_path):
+    import torch
+
+    from mcdenoise.frame import load_beauty
+    from mcdenoise.metrics import tonemap
+
+    clean = _still_shot(tmp_path / "shot")
+    outputs = {}
+    for flag in ("--temporal", "--no-temporal"):
+        out = tmp_path / flag.strip("-")
+        result = _cli("denoise", tmp_path / "shot" / "s.####.exr", "-o", out / "s.####.exr",
+                      flag, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        outputs[flag] = [tonemap(torch.from_numpy(load_beauty(out / f"s.{f:04d}.exr"))).numpy()
+                         for f in range(1, 6)]
+    target = tonemap(torch.from_numpy(clean)).numpy()
+
+    def flicker(frames):
+        return float(np.mean([np.abs(a - b).mean() for a, b in zip(frames[:-1], frames[1:],
+                                                                    strict=True)]))
+
+    def psnr(frames):
+        return float(np.mean([-10 * np.log10(np.mean((f - target) ** 2)) for f in frames]))
+
+    assert flicker(outputs["--temporal"]) < 0.7 * flicker(outputs["--no-temporal"])
+    assert psnr(outputs["--temporal"]) > psnr(outputs["--no-temporal"]) + 1.0
+
+
+def test_a_folder_of_files_is_not_taken_for_a_shot(tmp_path):
+    from mcdenoise.denoise import frame_sequence
+    from mcdenoise.jobs import plan_jobs
+
+    _still_shot(tmp_path / "shot", frames=3)
+    assert frame_sequence(plan_jobs([str(tmp_path / "shot")], str(tmp_path / "o") + "/",
+                                    None)) == {}
+    patterned = plan_jobs([str(tmp_path / "shot" / "s.####.exr")],
+                          str(tmp_path / "o" / "s.####.exr"), None)
+    assert sorted(frame_sequence(patterned)) == [1, 2, 3]
