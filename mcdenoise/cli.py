@@ -330,8 +330,12 @@ def _flip_or_note() -> bool:
               show_default=True)
 @click.option("--per-image/--means-only", default=True, show_default=True,
               help="Print every image's scores, or the means only.")
+@click.option("--shots", is_flag=True, help="Also score flicker: a scene with 3 or more "
+              "seeds at one spp is a still shot (its seeds are its frames), denoised frame "
+              "by frame and as a sequence; with --report, a contact strip per shot.")
 def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str | None,
-             spp: str | None, device: str, backend: str, per_image: bool) -> None:
+             spp: str | None, device: str, backend: str, per_image: bool,
+             shots: bool) -> None:
     """Score denoised renders against their references (tonemapped PSNR, relMSE, SMAPE,
     SSIM, FLIP, seconds per image), beside the noisy input and optionally OIDN."""
     from dataclasses import asdict
@@ -355,6 +359,19 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
                     "methods": ["noisy", *methods]}
         files = write_report(report, scores, panels, settings)
         click.echo(f"report: {Path(report) / 'report.html'} ({len(files)} files)")
+    if shots:
+        from mcdenoise.shots import evaluate_shots, shot_table
+
+        oidn = methods.get("oidn")
+        strips = Path(report) / "strips" if report else None
+        found = evaluate_shots(data, denoiser, oidn, tuple(parse_int_list(spp)) if spp else (),
+                               use_flip=use_flip, strips=strips)
+        if not found:
+            raise McdenoiseError(f"{data}: no still shot (a scene with 3 or more seeds at "
+                                 "one spp and a reference)")
+        click.echo("\nstill shots (flicker: mean change between consecutive frames, "
+                   "tonemapped; 0 = stable):")
+        click.echo(shot_table(found))
 
 
 @main.command()
