@@ -13,10 +13,10 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
+from driver_common import Scenarios, disable_and_look, image_rgb, mse
 
 ZIP, WORK, EXECUTABLE = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 SIZE, SPP, REFERENCE_SPP = (64, 48), 4, 256
@@ -28,16 +28,11 @@ from mcdenoise.frame import load_frame  # noqa: E402
 from mcdenoise.render.cycles import configure_cycles  # noqa: E402
 from mcdenoise.render.sample import build_sample_scene  # noqa: E402
 
-results: dict[str, object] = {}
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 MODULE = "bl_ext.user_default.mcdenoise"
 
 
-def scenario(function):
-    try:
-        results[function.__name__] = function()
-    except Exception:
-        results[function.__name__] = {"error": traceback.format_exc()}
-    return function
 
 
 def work():
@@ -57,22 +52,10 @@ def operator_error(call) -> str | None:
     return None
 
 
-def tonemapped(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.maximum(rgb, 0.0)
-    return (rgb / (1.0 + rgb)) ** (1 / 2.2)
 
 
-def mse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean((tonemapped(a) - tonemapped(b)) ** 2))
 
 
-def result_rgb() -> np.ndarray:
-    """'mcdenoise Result' as (H, W, 3), top row first."""
-    image = bpy.data.images[work().RESULT_IMAGE]
-    width, height = image.size
-    pixels = np.empty(width * height * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    return pixels.reshape(height, width, 4)[::-1, :, :3]
 
 
 def combined(path: Path) -> np.ndarray:
@@ -134,7 +117,7 @@ def button():
             bpy.data.images.remove(bpy.data.images[work().RESULT_IMAGE])
         scene.mcdenoise.save_result = mode == "EXTERNAL"
         done = bpy.ops.mcdenoise.denoise()
-        denoised = result_rgb()
+        denoised = image_rgb(bpy, work().RESULT_IMAGE)
         out[mode] = {"result": sorted(done), "shape": list(denoised.shape),
                      "finite": bool(np.isfinite(denoised).all()),
                      "mse_noisy": mse(noisy, reference), "mse_denoised": mse(denoised, reference),
@@ -202,7 +185,8 @@ def auto_still():
     scene.mcdenoise.save_result = False
     bpy.ops.render.render()
     return {"result": work().RESULT_IMAGE in bpy.data.images,
-            "finite": bool(np.isfinite(result_rgb()).all()), "message": work().STATE.message}
+            "finite": bool(np.isfinite(image_rgb(bpy, work().RESULT_IMAGE)).all()),
+            "message": work().STATE.message}
 
 
 def animate(scene, folder: str, multilayer: bool, output: str) -> dict:
@@ -255,15 +239,7 @@ def auto_animation():
 
 @scenario
 def unregister():
-    handler_names = ("render_init", "render_write", "render_complete", "render_cancel")
-    bpy.ops.preferences.addon_disable(module=MODULE)
-    leftovers = [name for name in dir(bpy.types) if name.upper().startswith("MCDENOISE")
-                 or name == "RENDER_PT_mcdenoise"]
-    handlers = [f.__module__ for name in handler_names
-                for f in getattr(bpy.app.handlers, name) if "mcdenoise" in f.__module__]
-    return {"leftover_classes": leftovers, "scene_property": hasattr(bpy.types.Scene,
-                                                                      "mcdenoise"),
-            "handlers": handlers, "enabled": MODULE in bpy.context.preferences.addons}
+    return disable_and_look(bpy, MODULE)
 
 
 @scenario
@@ -278,5 +254,5 @@ def legacy_install():
     return out
 
 
-print("RESULTS " + json.dumps(results), flush=True)
+print("RESULTS " + json.dumps(SCENARIOS.results), flush=True)
 os._exit(0)  # skip Blender's slow teardown

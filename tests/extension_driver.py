@@ -16,10 +16,10 @@ import json
 import math
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
+from driver_common import Scenarios, disable_and_look, image_rgb, mse
 
 ZIP, WORK = Path(sys.argv[1]), Path(sys.argv[2])
 SITE = Path(os.environ["BLENDER_USER_EXTENSIONS"]) / ".local" / "lib" / "python3.11" / \
@@ -47,15 +47,10 @@ sys.meta_path.insert(0, Sandbox())
 
 import bpy  # noqa: E402  (after the BLENDER_USER_* variables the caller set)
 
-results: dict[str, object] = {}
+SCENARIOS = Scenarios()
+scenario = SCENARIOS.add
 
 
-def scenario(function):
-    try:
-        results[function.__name__] = function()
-    except Exception:
-        results[function.__name__] = {"error": traceback.format_exc()}
-    return function
 
 
 def work():
@@ -66,21 +61,10 @@ def prefs():
     return bpy.context.preferences.addons[MODULE].preferences
 
 
-def tonemapped(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.maximum(rgb, 0.0)
-    return (rgb / (1.0 + rgb)) ** (1 / 2.2)
 
 
-def mse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean((tonemapped(a) - tonemapped(b)) ** 2))
 
 
-def result_rgb() -> np.ndarray:
-    image = bpy.data.images[work().RESULT_IMAGE]
-    width, height = image.size
-    pixels = np.empty(width * height * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    return pixels.reshape(height, width, 4)[::-1, :, :3]
 
 
 def material(name, color, roughness=0.6, transmission=0.0):
@@ -181,7 +165,7 @@ def button():
     scene.cycles.samples = SPP
     noisy = render_color(scene, WORK / "noisy.exr")
     done = bpy.ops.mcdenoise.denoise()
-    denoised = result_rgb()
+    denoised = image_rgb(bpy, work().RESULT_IMAGE)
     return {"result": sorted(done), "shape": list(denoised.shape),
             "finite": bool(np.isfinite(denoised).all()), "mse_noisy": mse(noisy, reference),
             "mse_denoised": mse(denoised, reference), "message": work().STATE.message}
@@ -196,7 +180,7 @@ def auto_denoise():
     scene.cycles.samples = SPP
     scene.cycles.seed = 11
     noisy = render_color(scene, WORK / "noisy_auto.exr")  # the handler denoises this render
-    denoised = result_rgb()
+    denoised = image_rgb(bpy, work().RESULT_IMAGE)
     scene.mcdenoise.auto_denoise = False
     return {"finite": bool(np.isfinite(denoised).all()), "mse_noisy": mse(noisy, reference),
             "mse_denoised": mse(denoised, reference), "last_error": work().STATE.last_error}
@@ -223,17 +207,8 @@ def auto_denoise_animation():
 
 @scenario
 def unregister():
-    handler_names = ("render_init", "render_write", "render_complete", "render_cancel")
-    bpy.ops.preferences.addon_disable(module=MODULE)
-    leftovers = [name for name in dir(bpy.types) if name.upper().startswith("MCDENOISE")
-                 or name == "RENDER_PT_mcdenoise"]
-    handlers = [f.__module__ for name in handler_names
-                for f in getattr(bpy.app.handlers, name) if "mcdenoise" in f.__module__]
-    return {"leftover_classes": leftovers, "scene_property": hasattr(bpy.types.Scene,
-                                                                      "mcdenoise"),
-            "handlers": handlers, "enabled": MODULE in bpy.context.preferences.addons,
-            "torch_loaded": "torch" in sys.modules}
+    return {**disable_and_look(bpy, MODULE), "torch_loaded": "torch" in sys.modules}
 
 
-print("RESULTS " + json.dumps(results), flush=True)
+print("RESULTS " + json.dumps(SCENARIOS.results), flush=True)
 os._exit(0)  # skip Blender's slow teardown

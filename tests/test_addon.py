@@ -135,12 +135,17 @@ def blender_run(tmp_path_factory, blender_env):
     executable = Path(sys.executable).with_name("mcdenoise")
     executable = str(executable) if executable.exists() else shutil.which("mcdenoise")
     assert executable, "the mcdenoise console script is not installed"
-    done = subprocess.run([sys.executable, str(DRIVER), str(archive), str(work), executable],
-                          env=blender_env, capture_output=True, text=True, timeout=900)
+    return _run_driver(DRIVER, [archive, work, executable], blender_env), work
+
+
+def _run_driver(driver: Path, args: list, env: dict, timeout: int = 1200) -> dict:
+    """Run a Blender driver script; its one JSON line of results."""
+    done = subprocess.run([sys.executable, str(driver), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
     assert lines, f"driver failed ({done.returncode}):\n{done.stdout[-3000:]}\n" \
                   f"{done.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("RESULTS ")), work
+    return json.loads(lines[-1].removeprefix("RESULTS "))
 
 
 def _scenario(blender_run, name):
@@ -288,12 +293,7 @@ def extension_run(tmp_path_factory, blender_env):
                                   .exists())
     for name in ("RESOURCES", "CONFIG", "SCRIPTS", "DATAFILES", "EXTENSIONS"):
         env[f"BLENDER_USER_{name}"] = str(work / "user" / name.lower())
-    done = subprocess.run([sys.executable, str(EXTENSION_DRIVER), str(archive), str(work)],
-                          env=env, capture_output=True, text=True, timeout=1200)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert lines, f"driver failed ({done.returncode}):\n{done.stdout[-3000:]}\n" \
-                  f"{done.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("RESULTS ")), archive
+    return _run_driver(EXTENSION_DRIVER, [archive, work], env), archive
 
 
 def _extension(extension_run, name):

@@ -132,6 +132,19 @@ def _meshes(bpy: Any, small: bool = True) -> list:
     return sorted(found, key=lambda o: o.name)
 
 
+def _shader_material(bpy: Any, name: str, node_type: str, socket: str) -> tuple[Any, Any]:
+    """A material whose output ``socket`` (Surface or Volume) is one new node, and that
+    node (the Principled BSDF a new material starts with is removed)."""
+    material = bpy.data.materials.new(name)
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True
+    nodes = material.node_tree.nodes
+    nodes.remove(nodes["Principled BSDF"])
+    node = nodes.new(node_type)
+    material.node_tree.links.new(node.outputs[0], nodes["Material Output"].inputs[socket])
+    return material, node
+
+
 def _fog(bpy: Any, rng: random.Random, info: dict) -> None:
     """Haze in the world (every ray scatters a little), sometimes a smoke puff too."""
     world = bpy.context.scene.world
@@ -144,12 +157,8 @@ def _fog(bpy: Any, rng: random.Random, info: dict) -> None:
     props = _meshes(bpy)
     if props and rng.random() < 0.5:
         target = rng.choice(props)
-        smoke = bpy.data.materials.new("smoke")
-        if bpy.app.version < (5, 0, 0):
-            smoke.use_nodes = True
+        smoke, volume = _shader_material(bpy, "smoke", "ShaderNodeVolumePrincipled", "Volume")
         nodes, links = smoke.node_tree.nodes, smoke.node_tree.links
-        nodes.remove(nodes["Principled BSDF"])
-        volume = nodes.new("ShaderNodeVolumePrincipled")
         noise = nodes.new("ShaderNodeTexNoise")
         noise.inputs["Scale"].default_value = rng.uniform(1.5, 5.0)
         ramp = nodes.new("ShaderNodeMapRange")
@@ -157,7 +166,6 @@ def _fog(bpy: Any, rng: random.Random, info: dict) -> None:
         ramp.inputs["To Max"].default_value = rng.uniform(1.0, 8.0)
         links.new(noise.outputs["Factor"], ramp.inputs["Value"])
         links.new(ramp.outputs["Result"], volume.inputs["Density"])
-        links.new(volume.outputs[0], nodes["Material Output"].inputs["Volume"])
         target.data.materials.clear()
         target.data.materials.append(smoke)
         info["ingredients"].append("smoke")
@@ -167,16 +175,10 @@ def _hair(bpy: Any, rng: random.Random, info: dict) -> None:
     """Particle hair on one or two props (Principled Hair BSDF, melanin or a colour)."""
     props = _meshes(bpy)
     for obj in rng.sample(props, min(len(props), rng.randint(1, 2))):
-        fur = bpy.data.materials.new("hair")
-        if bpy.app.version < (5, 0, 0):
-            fur.use_nodes = True
-        nodes, links = fur.node_tree.nodes, fur.node_tree.links
-        nodes.remove(nodes["Principled BSDF"])
-        node = nodes.new("ShaderNodeBsdfHairPrincipled")
+        fur, node = _shader_material(bpy, "hair", "ShaderNodeBsdfHairPrincipled", "Surface")
         node.parametrization = "MELANIN"
         node.inputs["Melanin"].default_value = rng.random()
         node.inputs["Roughness"].default_value = rng.uniform(0.15, 0.5)
-        links.new(node.outputs[0], nodes["Material Output"].inputs["Surface"])
         obj.data.materials.append(fur)
         obj.modifiers.new("hair", "PARTICLE_SYSTEM")
         system = obj.particle_systems[0]
