@@ -134,12 +134,19 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     gaussian-noise model)."""
     from mcdenoise.denoise import DenoiseOptions, denoise_jobs, frame_sequence, job_status
     from mcdenoise.device import torchrun_ranks
-    from mcdenoise.jobs import input_kind, parse_shard, plan_jobs, shard_jobs
+    from mcdenoise.jobs import (
+        input_kind,
+        parse_shard,
+        plan_jobs,
+        sequence_on_disk,
+        shard_jobs,
+    )
     from mcdenoise.noise import NoiseSpec
 
     noise = NoiseSpec.parse(add_noise) if add_noise is not None else None
     jobs = plan_jobs(list(inputs), output, parse_int_list(frames) if frames else None)
-    sequence = frame_sequence(jobs)  # before sharding: a shard reads its frames' neighbours
+    # every frame of the shot on disk: a shard (or --frames) reads its frames' neighbours
+    sequence = {**frame_sequence(jobs), **sequence_on_disk(list(inputs))}
     kind = input_kind(jobs)
     if noise is not None and kind != "ldr":
         raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "

@@ -98,6 +98,22 @@ def plan_jobs(inputs: list[str], output: str | None, frames: list[int] | None) -
     return jobs
 
 
+def sequence_on_disk(inputs: list[str]) -> dict[int, Path]:
+    """Frame number -> file for every frame on disk of the frame-pattern inputs (one shot:
+    a frame's neighbours are used even outside --frames or this shard's part); {} when
+    the inputs hold no pattern or several patterns share a frame number."""
+    found: dict[int, Path] = {}
+    for item in inputs:
+        parts = _pattern_parts(item)
+        if parts is None:
+            continue
+        for number in _frames_on_disk(parts):
+            if number in found:
+                return {}
+            found[number] = _format_frame(parts, number)
+    return found
+
+
 def _expand(item: str) -> list[Path]:
     """Files as given, globs expanded; a folder gives its EXRs, or its PNG / JPEG / TIFF
     images when it holds no EXR."""

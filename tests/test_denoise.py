@@ -579,3 +579,17 @@ def test_a_folder_of_files_is_not_taken_for_a_shot(tmp_path):
     patterned = plan_jobs([str(tmp_path / "shot" / "s.####.exr")],
                           str(tmp_path / "o" / "s.####.exr"), None)
     assert sorted(frame_sequence(patterned)) == [1, 2, 3]
+
+
+def test_one_frame_of_a_shot_is_denoised_with_its_neighbours_on_disk(tmp_path):
+    """--frames (or a shard) picks frames; their neighbours come from the whole shot."""
+    from mcdenoise.frame import load_beauty
+
+    _still_shot(tmp_path / "shot", frames=5)
+    for flag in ("--temporal", "--no-temporal"):
+        result = _cli("denoise", tmp_path / "shot" / "s.####.exr", "--frames", "3", "-o",
+                      tmp_path / flag.strip("-") / "s.####.exr", flag, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+    alone = load_beauty(tmp_path / "no-temporal" / "s.0003.exr")
+    together = load_beauty(tmp_path / "temporal" / "s.0003.exr")
+    assert np.abs(alone - together).mean() > 1e-3
