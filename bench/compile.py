@@ -45,7 +45,7 @@ def main() -> None:
 
     import importlib.resources
 
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.features import build_input, frame_stats
     from mcdenoise.frame import load_frame
 

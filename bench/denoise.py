@@ -57,7 +57,7 @@ def _one(args: argparse.Namespace) -> None:
             return oidn_denoise(frame["color"], frame["albedo"], frame["normal"],
                                 prefilter=args.one == "oidn")
     else:
-        from mcdenoise.denoise import load_model
+        from mcdenoise.denoiser import load_model
 
         denoiser = load_model(args.model, device=args.device, precision=args.precision,
                               backend=args.backend, threads=os.cpu_count() or 1)

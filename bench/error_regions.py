@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mcdenoise.data import find_renders
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.frame import load_frame
     from mcdenoise.oidn import oidn_available, oidn_denoise
 

@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mcdenoise.data import find_renders
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.evaluate import Score, means, scores_of, table
     from mcdenoise.frame import load_frame
     from mcdenoise.metrics import flip_available

@@ -24,7 +24,7 @@ def main() -> None:
 
     import torch
 
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.evaluate import save_png
     from mcdenoise.frame import load_frame
     from mcdenoise.metrics import tonemap

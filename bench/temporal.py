@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--radius", type=int, default=2, help="neighbours on each side")
     args = parser.parse_args()
 
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.frame import load_beauty, load_frame
     from mcdenoise.oidn import oidn_denoise
     from mcdenoise.temporal import accumulate

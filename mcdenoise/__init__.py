@@ -11,6 +11,6 @@ def load_model(path=None, device: str = "auto", precision: str = "fp32", backend
     """A ready denoiser (the bundled model by default): ``load_model().denoise(color,
     albedo, normal, depth)`` on numpy arrays (H, W, 3) of linear HDR; ``backend`` torch,
     onnxruntime or auto. See denoise.load_model."""
-    from mcdenoise.denoise import load_model as _load
+    from mcdenoise.denoiser import load_model as _load
 
     return _load(path, device=device, precision=precision, backend=backend)

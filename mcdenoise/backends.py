@@ -217,3 +217,14 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
             "geometry": Geometry(**json.loads(meta["geometry"])),
             "info": json.loads(meta.get("info", "{}")),
             "source_sha256": meta.get("source_sha256", "")}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (a model's identity in outputs' headers and ONNX metadata)."""
+    import hashlib
+
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()

@@ -172,8 +172,7 @@ def export_onnx_model(source: str | Path, out: str | Path, info: dict[str, Any] 
     """A run folder (its best, else last checkpoint), a checkpoint or a .safetensors model ->
     an ONNX model for the onnxruntime backend; its metadata holds the config, the hash of
     the source file and the note (a shipped model's own note and commands when not given)."""
-    from mcdenoise.backends import export_onnx
-    from mcdenoise.denoise import file_digest
+    from mcdenoise.backends import export_onnx, file_digest
 
     source = Path(source)
     if source.is_dir():

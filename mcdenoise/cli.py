@@ -220,7 +220,7 @@ def _load_denoiser(model: str | None, kind: str, device: str, precision: str,
                    backend: str = "auto", threads: int | None = None):
     """The model for this kind of input: --model, or the bundled default (renders) or
     gaussian-noise model (LDR images); a model of the other kind is an error."""
-    from mcdenoise.denoise import choose_backend, default_model_file, load_model
+    from mcdenoise.denoiser import choose_backend, default_model_file, load_model
 
     path = model
     if model is None and kind == "ldr":
@@ -347,7 +347,7 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
     SSIM, FLIP, seconds per image), beside the noisy input and optionally OIDN."""
     from dataclasses import asdict
 
-    from mcdenoise.denoise import load_model
+    from mcdenoise.denoiser import load_model
     from mcdenoise.evaluate import evaluate as score_all
     from mcdenoise.evaluate import means, table, write_report
 

@@ -30,8 +30,8 @@ PLATFORM_TAGS = {
 # ONNX Runtime and what it imports (numpy comes with Blender); OpenEXR for the EXR files
 RUNTIME = ("onnxruntime", "openexr", "flatbuffers", "packaging", "protobuf")
 # mcdenoise modules on the inference side (shared/DESIGN.md: "Two halves")
-INFERENCE_MODULES = ("__init__", "atomic", "backends", "config", "denoise", "device", "exr",
-                     "features", "frame", "jobs", "ldr", "noise", "passes")
+INFERENCE_MODULES = ("__init__", "atomic", "backends", "config", "denoise", "denoiser", "device",
+                     "exr", "features", "frame", "jobs", "ldr", "noise", "passes", "temporal")
 BUNDLED_MODELS = ("default", "color")
 
 

@@ -262,6 +262,19 @@ def test_inference_wheel_carries_the_inference_code_and_onnx_models(tmp_path):
             assert digest == f"sha256={expected.decode()}" and int(size) == len(data)
 
 
+def test_the_inference_wheel_lists_every_module_inference_imports():
+    from mcdenoise.runtime_wheels import INFERENCE_MODULES
+
+    script = ("import json, sys, mcdenoise.denoise, mcdenoise.temporal, mcdenoise.backends, "
+              "mcdenoise.frame, mcdenoise.passes; print(json.dumps(sorted({m.split('.')[1] "
+              "for m in sys.modules if m.startswith('mcdenoise.')})))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    imported = set(json.loads(done.stdout))
+    assert imported - {"weights"} <= set(INFERENCE_MODULES), imported - set(INFERENCE_MODULES)
+
+
 def test_manifest_gains_the_platform_and_its_wheels():
     from mcdenoise.addon import _with_runtime
 

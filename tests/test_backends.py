@@ -15,7 +15,7 @@ from conftest import write_mc_render
 from mcdenoise.checkpoint import default_model_path, save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
-from mcdenoise.denoise import load_model
+from mcdenoise.denoiser import load_model
 from mcdenoise.frame import load_beauty
 from mcdenoise.model import build_model
 
@@ -73,9 +73,8 @@ def test_the_bundled_model_agrees_in_both_backends(tmp_path):
 
 @pytest.mark.parametrize("name", ["color", "gaussian"])
 def test_every_shipped_kind_exports_with_its_provenance(tmp_path, name):
-    from mcdenoise.backends import read_onnx_metadata
+    from mcdenoise.backends import file_digest, read_onnx_metadata
     from mcdenoise.checkpoint import load_weights
-    from mcdenoise.denoise import file_digest
 
     source = default_model_path(name)
     onnx = tmp_path / f"{name}.onnx"
@@ -106,6 +105,7 @@ def test_an_onnx_model_in_the_torch_backend_is_an_error(tmp_path, checkpoint):
 NO_TRAINING = textwrap.dedent("""
     import sys
     import mcdenoise.denoise, mcdenoise.frame, mcdenoise.backends, mcdenoise.jobs
+    import mcdenoise.denoiser, mcdenoise.temporal
     training = ("train", "data", "loss", "checkpoint", "experiment", "model", "render",
                 "metrics")
     found = sorted(m for m in sys.modules if m.startswith("mcdenoise.")
@@ -153,7 +153,7 @@ def test_denoising_with_an_onnx_model_needs_no_torch(tmp_path, checkpoint):
 def test_auto_backend_choice():
     from pathlib import Path
 
-    from mcdenoise.denoise import choose_backend
+    from mcdenoise.denoiser import choose_backend
 
     assert choose_backend("torch", "auto", None) == "torch"
     assert choose_backend("auto", "auto", Path("m.onnx")) == "onnxruntime"

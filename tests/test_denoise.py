@@ -15,7 +15,8 @@ from mcdenoise import atomic
 from mcdenoise.checkpoint import save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
-from mcdenoise.denoise import HASH_ATTRIBUTE, load_model, tile_origins
+from mcdenoise.denoise import HASH_ATTRIBUTE
+from mcdenoise.denoiser import load_model, tile_origins
 from mcdenoise.exr import read_exr
 from mcdenoise.frame import load_frame
 from mcdenoise.metrics import tonemap

@@ -1,0 +1,292 @@
+"""A trained network in a backend and what it needs around it: whole-frame normalisation,
+aligned overlapping tiles with smooth blending, loading models (torch, ONNX, bundled)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mcdenoise import McdenoiseError
+from mcdenoise.config import Config
+from mcdenoise.features import build_input, frame_stats, output_to_linear
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+# Inference memory per pixel of a tile: each network's ``bytes_per_pixel`` (for the default
+# U-Net measured 1500-1700 B/px, peak RSS growth for 512^2 and 1024^2 inputs; with a margin).
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes for activations; the tile size follows from it
+
+
+@dataclass(frozen=True)
+class Tile:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def _band_weights(length: int, before: int, after: int, blend: int) -> np.ndarray:
+    """Weights of one window along an axis. In a band of width L shared with a neighbour,
+    the (L - blend) / 2 pixels nearest this window's edge get 0 (their context was cut by the
+    tile border), then the weight rises linearly over ``blend`` pixels to 1; neighbouring
+    windows' ramps are complementary, so they sum to 1."""
+    weights = np.ones(length, np.float32)
+    for band, flip in ((before, False), (after, True)):
+        if band <= 0:
+            continue
+        ramp_width = min(blend, band)
+        dead = (band - ramp_width) // 2
+        side = np.zeros(band, np.float32)
+        side[dead:dead + ramp_width] = (np.arange(ramp_width, dtype=np.float32) + 0.5) / ramp_width
+        side[dead + ramp_width:] = 1.0
+        if flip:
+            weights[length - band:] = np.minimum(weights[length - band:], side[::-1])
+        else:
+            weights[:band] = np.minimum(weights[:band], side)
+    return weights
+
+
+def tile_origins(size: int, tile: int, overlap: int, alignment: int) -> list[int]:
+    """Window starts along one axis: aligned, each overlapping the previous by >= overlap."""
+    if size <= tile:
+        return [0]
+    origins, step = [0], max(alignment, (tile - overlap) // alignment * alignment)
+    while origins[-1] + tile < size:
+        origins.append(min(origins[-1] + step, (size - tile + alignment - 1)
+                           // alignment * alignment))
+    return origins
+
+
+class Denoiser:
+    """A trained network in a backend (torch or ONNX Runtime) plus what it needs around it:
+    ``denoise`` takes and returns numpy arrays; only the backend knows its framework."""
+
+    def __init__(self, backend, config: Config, name: str = "model", digest: str = "",
+                 threads: int | None = None) -> None:
+        self.backend, self.config = backend, config
+        self.name, self.digest, self.threads = name, digest, threads
+        self.fallback_path: Path | None = None  # a color-only model for files without features
+        self._fallback: Denoiser | None = None
+
+    @property
+    def device(self):
+        return getattr(self.backend, "device", "cpu")
+
+    @property
+    def precision(self) -> str:
+        return self.backend.precision
+
+    @property
+    def model(self):
+        """The torch network (torch backend only)."""
+        return self.backend.model
+
+    def for_frame(self, frame, path: Path) -> Denoiser:
+        """This denoiser, or, when the frame lacks features it needs, the color-only fallback
+        (said in a warning); with no fallback, an error naming the Blender passes."""
+        missing = [name for name in self.features if getattr(frame, name) is None]
+        if not missing:
+            return self
+        if self.fallback_path is None:
+            raise McdenoiseError(
+                f"{path}: the model needs the {', '.join(missing)} buffer(s); in Blender enable "
+                "View Layer Properties > Passes > Data > Denoising Data")
+        if self._fallback is None:
+            self._fallback = load_model(self.fallback_path, str(self.device), self.precision,
+                                        backend=self.backend.name, threads=self.threads)
+        log.warning("%s: no %s buffer: denoised with the bundled color-only model (enable "
+                    "Denoising Data in Blender for better results)", path, ", ".join(missing))
+        return self._fallback
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.config.input.features)
+
+    @property
+    def ldr(self) -> bool:
+        """Trained on LDR images with synthetic noise (PNG / JPEG / TIFF in, values in
+        [0, 1]), not on HDR renders."""
+        return self.config.data.kind == "images"
+
+    @property
+    def blend(self) -> int:
+        """Width of the linear cross-fade between neighbouring tiles."""
+        return self.backend.geometry.alignment
+
+    @property
+    def default_overlap(self) -> int:
+        """Shared band between tiles: every blended pixel keeps half the receptive field of
+        context on each side, so tiles agree with the untiled result."""
+        geometry = self.backend.geometry
+        align = geometry.alignment
+        return math.ceil((geometry.receptive_field + self.blend) / align) * align
+
+    def tile_for_memory(self, max_memory: int) -> int:
+        side = math.sqrt(max_memory / self.backend.geometry.bytes_per_pixel)
+        align = self.backend.geometry.alignment
+        return max(int(side) // align * align, self.default_overlap * 2 + align)
+
+    def _run(self, window: np.ndarray) -> np.ndarray:
+        return self.backend.run(window)
+
+    def denoise(self, color: np.ndarray, albedo: np.ndarray | None = None,
+                normal: np.ndarray | None = None, depth: np.ndarray | None = None,
+                tile: int | None = None, overlap: int | None = None,
+                max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
+        """color (H, W, 3) linear HDR; albedo, normal (H, W, 3), depth (H, W) when the model
+        uses them. Returns the denoised (H, W, 3) float32 linear HDR, >= 0."""
+        stats = frame_stats(color, depth)  # whole frame: every tile sees the same scaling
+        network_input = build_input(color, self.config.input, stats, albedo, normal, depth)
+        pred = self.run_tiled(network_input, tile, overlap, max_memory)
+        out = output_to_linear(pred, stats, self.config.input)
+        return np.ascontiguousarray(out.transpose(1, 2, 0), np.float32)
+
+    def run_tiled(self, network_input: np.ndarray, tile: int | None = None,
+                  overlap: int | None = None, max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
+        """(C, H, W) network input -> (3, H, W) output, in aligned tiles when it is large."""
+        _, height, width = network_input.shape
+        align = self.backend.geometry.alignment
+        overlap = self.default_overlap if overlap is None else overlap
+        tile = tile or self.tile_for_memory(max_memory)
+        tile = max(math.ceil(tile / align) * align, overlap + align)
+        log.debug("network input %dx%d, tile %d, overlap %d", width, height, tile, overlap)
+        if height <= tile and width <= tile:
+            return self._run(network_input)
+        out = np.zeros((3, height, width), np.float32)
+        total = np.zeros((height, width), np.float32)
+        ys, xs = tile_origins(height, tile, overlap, align), tile_origins(width, tile, overlap,
+                                                                           align)
+        for index_y, y in enumerate(ys):
+            for index_x, x in enumerate(xs):
+                window = Tile(y, min(y + tile, height), x, min(x + tile, width))
+                pred = self._run(np.ascontiguousarray(
+                    network_input[:, window.y0:window.y1, window.x0:window.x1]))
+                weight = np.outer(self._axis_weights(ys, index_y, tile, height),
+                                  self._axis_weights(xs, index_x, tile, width))
+                out[:, window.y0:window.y1, window.x0:window.x1] += pred * weight
+                total[window.y0:window.y1, window.x0:window.x1] += weight
+        return out / total
+
+    def _axis_weights(self, origins: list[int], index: int, tile: int, size: int) -> np.ndarray:
+        start, end = origins[index], min(origins[index] + tile, size)
+        before = min(origins[index - 1] + tile, size) - start if index > 0 else 0
+        after = end - origins[index + 1] if index + 1 < len(origins) else 0
+        return _band_weights(end - start, before, after, self.blend)
+
+
+def load_model(path: str | Path | None = None, device: str = "auto", precision: str = "fp32",
+               backend: str = "auto", threads: int | None = None) -> Denoiser:
+    """A ready denoiser: ``path`` (a .safetensors model, a training checkpoint or an .onnx
+    export), or the bundled default model. ``backend``: ``torch``, ``onnxruntime`` or
+    ``auto`` (see choose_backend); ``device`` (torch) auto picks CUDA, then MPS, then the
+    CPU; ``threads``: CPU threads of either backend."""
+    from mcdenoise.backends import BACKENDS, file_digest
+
+    if backend not in BACKENDS:
+        raise McdenoiseError(f"unknown backend '{backend}' (one of {', '.join(BACKENDS)})")
+    path = Path(path) if path is not None else None
+    chosen = choose_backend(backend, device, path)
+    if path is None:
+        path = default_model_file("default", chosen)
+    if not path.is_file():
+        raise McdenoiseError(f"{path}: no such model")
+    digest = file_digest(path)[:16]
+    if path.suffix.lower() == ".onnx":
+        if chosen == "torch":
+            raise McdenoiseError(f"{path}: an ONNX model runs in the onnxruntime backend")
+        denoiser = _onnx_denoiser(path, digest, threads)
+    else:
+        denoiser = _torch_or_converted(path, chosen, device, precision, digest, threads)
+    if path.stem == "default" and path.parent == default_model_file("default", chosen).parent:
+        color_only = default_model_file("color", chosen)
+        if color_only.is_file():
+            denoiser.fallback_path = color_only
+    return denoiser
+
+
+def choose_backend(backend: str, device: str, path: Path | None) -> str:
+    """``auto``: an ONNX file runs in ONNX Runtime; otherwise torch whenever it is installed
+    (on a GPU; on the CPU the two are equally fast, 1080p medians 17.3 s and 18.0 s, and
+    torch needs a quarter less memory, docs/benchmarks.md), else ONNX Runtime."""
+    from mcdenoise.device import torch_available
+
+    if backend != "auto":
+        return backend
+    if path is not None and path.suffix.lower() == ".onnx":
+        return "onnxruntime"
+    return "torch" if torch_available() else "onnxruntime"
+
+
+def default_model_file(name: str, backend: str) -> Path:
+    """A bundled model in the form the backend reads: ``.onnx`` beside the ``.safetensors``
+    for ONNX Runtime (when shipped), else the ``.safetensors``."""
+    import importlib.resources
+
+    folder = Path(str(importlib.resources.files("mcdenoise.weights")))
+    onnx = folder / f"{name}.onnx"
+    if backend == "onnxruntime" and onnx.is_file():
+        return onnx
+    return folder / f"{name}.safetensors"
+
+
+def _onnx_denoiser(path: Path, digest: str, threads: int | None) -> Denoiser:
+    from mcdenoise.backends import OnnxBackend, read_onnx_metadata
+    from mcdenoise.config import ConfigError
+
+    meta = read_onnx_metadata(path)
+    try:
+        config = Config.from_saved(meta["config"], source=str(path))
+    except ConfigError as exc:
+        raise McdenoiseError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
+    backend = OnnxBackend(path, meta["geometry"], threads, label=str(path))
+    return Denoiser(backend, config, path.stem, digest, threads)
+
+
+def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, digest: str,
+                        threads: int | None) -> Denoiser:
+    """A torch model in the torch backend, or converted to ONNX in memory (needs torch and
+    onnx) for ONNX Runtime."""
+    from mcdenoise.device import pick_device, torch_available
+
+    if not torch_available():
+        raise McdenoiseError(f"{path}: without torch, ONNX Runtime runs .onnx models only "
+                             f"(convert it where torch is: mcdenoise export {path.name} "
+                             f"-o {path.stem}.onnx)")
+    from mcdenoise.checkpoint import load_network
+
+    if chosen == "onnxruntime":
+        import tempfile
+
+        from mcdenoise.backends import OnnxBackend, export_onnx
+
+        if precision != "fp32":
+            raise McdenoiseError("the onnxruntime backend runs fp32 only")
+        model, config = load_network(path, "cpu")
+        with tempfile.TemporaryDirectory() as folder:
+            onnx = export_onnx(model, config.to_dict(), Path(folder) / "model.onnx")
+            backend = OnnxBackend(onnx.read_bytes(), _geometry(model), threads, str(path))
+        return Denoiser(backend, config, path.stem, digest, threads)
+    from mcdenoise.backends import TorchBackend
+
+    torch_device = pick_device(device)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    model, config = load_network(path, torch_device)
+    return Denoiser(TorchBackend(model, torch_device, precision), config, path.stem, digest,
+                    threads)
+
+
+def _geometry(model):
+    from mcdenoise.backends import Geometry
+
+    return Geometry(model.alignment, model.receptive_field, model.bytes_per_pixel)
