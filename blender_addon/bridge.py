@@ -207,9 +207,10 @@ def _denoise_here(request: Request, runtime: str = "torch") -> None:
     device = request.device if runtime == "torch" else "cpu"
     key = (request.model, device, runtime)
     with _models_lock:
-        if key not in _models:
+        if key not in _models:  # in-process: torch, or ONNX Runtime for an .onnx model
             _models[key] = mcdenoise.load_model(request.model or None, device=device,
-                                                backend=runtime)
+                                                backend="auto" if runtime == "torch"
+                                                else runtime)
         denoiser = _models[key]
     options = DenoiseOptions(layer=request.layer or None, keep_noisy=request.keep_noisy,
                              overwrite=True, beauty_only=request.beauty_only)

@@ -348,3 +348,21 @@ def test_extension_disable_leaves_nothing_behind(extension_run):
         "leftover_classes": [], "scene_property": False, "handlers": [], "enabled": False,
         "torch_loaded": False}
 
+
+
+def test_inprocess_and_bundled_take_an_onnx_model(tmp_path):
+    from mcdenoise.checkpoint import default_model_path
+    from mcdenoise.frame import load_frame
+
+    onnx = tmp_path / "default.onnx"
+    assert CliRunner().invoke(main, ["export", str(default_model_path()), "-o",
+                                     str(onnx)]).exit_code == 0
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
+    for mode in ("IN_PROCESS", "BUNDLED"):
+        target = tmp_path / f"{mode}.exr"
+        task = bridge.Backend(mode).start(bridge.Request(str(sample), str(target),
+                                                         model=str(onnx), device="cpu",
+                                                         beauty_only=True))
+        task.wait()
+        assert task.error is None, task.error
+        assert load_frame(target).color.shape == (192, 256, 3)
