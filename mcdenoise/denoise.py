@@ -282,32 +282,53 @@ def frame_sequence(jobs: list[Job]) -> dict[int, Path]:
     return sequence if len(sequence) == len(patterned) else {}
 
 
-class _Neighbours:
-    """The frames around a sequence's frame, each read once and kept only while a frame
-    ``radius`` or fewer frames away is being denoised (memory: 2 radius + 1 frames)."""
+class _Reads:
+    """Every input read once, by one reader thread, ahead of need: a frame and, for a
+    sequence, the frames within ``radius`` of it, kept only while still needed (memory:
+    2 radius + 2 frames)."""
 
-    def __init__(self, sequence: dict[int, Path], radius: int) -> None:
-        self.sequence, self.radius, self.cache = sequence, radius, {}
+    def __init__(self, executor, sequence: dict[int, Path], radius: int) -> None:
+        self.executor, self.sequence, self.radius = executor, sequence, radius
+        self.futures: dict[Path, object] = {}
 
-    def around(self, job: Job, image) -> tuple:
+    def _get(self, path: Path):
+        if path not in self.futures:
+            self.futures[path] = self.executor.submit(_read, path)
+        return self.futures[path]
+
+    def _around(self, job: Job) -> list[list[Path | None]]:
+        if job.frame is None or not self.radius:
+            return [[], []]
+        steps = range(1, self.radius + 1)
+        return [[self.sequence.get(job.frame - k) for k in steps],
+                [self.sequence.get(job.frame + k) for k in steps]]
+
+    def ahead(self, jobs: list[Job]) -> None:
+        """Start reading these jobs' inputs and neighbours; forget every other file."""
+        wanted = [job.source for job in jobs] + [p for job in jobs for side in
+                                                 self._around(job) for p in side if p]
+        for path in [p for p in self.futures if p not in wanted]:
+            del self.futures[path]
+        for path in wanted:
+            if path.exists():
+                self._get(path)
+
+    def image(self, job: Job):
+        return self._get(job.source).result()
+
+    def neighbours(self, job: Job) -> tuple:
         """(previous frames nearest first, following frames nearest first) as ExrImages,
         None where a frame is missing or unreadable."""
-        if job.frame is None:
-            return (), ()
-        steps = range(1, self.radius + 1)
-        sides = [[self.sequence.get(job.frame - k) for k in steps],
-                 [self.sequence.get(job.frame + k) for k in steps]]
-        wanted = {p for side in sides for p in side if p is not None}
-        for kept in [p for p in self.cache if p not in wanted]:
-            del self.cache[kept]
-        for path in wanted - set(self.cache):
-            try:
-                self.cache[path] = _read(path) if path.exists() else None
-            except McdenoiseError:
-                self.cache[path] = None
-        self.cache[job.source] = image  # the next frames' neighbour
-        return tuple([self.cache.get(p) if p is not None else None for p in side]
-                     for side in sides)
+        found = []
+        for side in self._around(job):
+            images = []
+            for path in side:
+                try:
+                    images.append(self._get(path).result() if path and path.exists() else None)
+                except McdenoiseError:
+                    images.append(None)
+            found.append(images)
+        return tuple(found)
 
 
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
@@ -352,17 +373,14 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
         sequence = frame_sequence(jobs)
     temporal = (options.temporal and options.temporal_radius > 0 and options.add_noise is None
                 and len(sequence) > 1)
-    neighbours = _Neighbours(sequence, options.temporal_radius) if temporal else None
     bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
     with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(_read, todo[0].source) if todo else None
+        reads = _Reads(reader, sequence, options.temporal_radius if temporal else 0)
         for index, job in enumerate(todo):
-            current = pending
-            pending = reader.submit(_read, todo[index + 1].source) if index + 1 < len(
-                todo) else None
+            reads.ahead(todo[index:index + 2])  # this frame and the next, with neighbours
             started = time.perf_counter()
             try:
-                image = current.result()
+                image = reads.image(job)
                 if isinstance(image, LdrImage):  # photographs: any sizes
                     pair = denoise_ldr(image, job.target, denoiser, options, job.source.name)
                     if pair is not None:
@@ -375,8 +393,7 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                         raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} "
                                              f"but the sequence is {size[0]}x{size[1]}")
                     size = size or image.size
-                    around = neighbours.around(job, image) if neighbours else ((), ())
-                    _denoise_into(image, job.target, denoiser, options, around)
+                    _denoise_into(image, job.target, denoiser, options, reads.neighbours(job))
                 seconds = time.perf_counter() - started
                 summary.denoised.append((job, seconds))
                 if report:  # through the bar while it is drawn, so it is not torn
