@@ -1,7 +1,7 @@
 """The field benchmark's table per scene, in Markdown, from an evaluate report.
 
     mcdenoise evaluate data/field --compare oidn --report reports/field [--model M]
-    python bench/field_table.py reports/field [--field data/field] [--label mcdenoise]
+    python bench/field_table.py reports/field [REPORT ...] [--field data/field] [--label NAME]
 
 One row per scene and sample count: PSNR / FLIP / relMSE of the noisy input, OIDN and
 mcdenoise, the gap to OIDN, and the reference's own noise (``reference.noise_psnr`` from
@@ -20,11 +20,13 @@ import numpy as np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report")
+    parser.add_argument("reports", nargs="+", help="evaluate --report folders (scenes of one "
+                                                   "benchmark evaluated in parts)")
     parser.add_argument("--field", default="data/field")
     parser.add_argument("--label", default="mcdenoise")
     args = parser.parse_args()
-    rows = json.loads((Path(args.report) / "scores.json").read_text())["images"]
+    rows = [row for report in args.reports
+            for row in json.loads((Path(report) / "scores.json").read_text())["images"]]
     table: dict[tuple[str, int], dict[str, dict]] = {}
     for row in rows:
         table.setdefault((row["scene"], row["spp"]), {})[row["method"]] = row
