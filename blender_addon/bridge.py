@@ -37,6 +37,8 @@ class Request:
     layer: str = ""  # the view layer to denoise ("" = every layer)
     beauty_only: bool = False  # write just the denoised RGBA (what the add-on displays)
     keep_noisy: bool = True
+    previous: tuple[str, ...] = ()  # frames before this one in its shot, nearest first
+    following: tuple[str, ...] = ()  # and after it: it is denoised with them
 
     def arguments(self) -> list[str]:
         """The ``mcdenoise`` command-line arguments for this request."""
@@ -49,6 +51,9 @@ class Request:
             args.append("--beauty-only")
         if not self.keep_noisy:
             args.append("--no-keep-noisy")
+        for option, paths in (("--previous", self.previous), ("--next", self.following)):
+            for path in paths:
+                args += [option, path]
         return args
 
 
@@ -214,7 +219,8 @@ def _denoise_here(request: Request, runtime: str = "torch") -> None:
         denoiser = _models[key]
     options = DenoiseOptions(layer=request.layer or None, keep_noisy=request.keep_noisy,
                              overwrite=True, beauty_only=request.beauty_only)
-    denoise_file(request.source, request.target, denoiser, options)
+    denoise_file(request.source, request.target, denoiser, options, request.previous,
+                 request.following)
 
 
 class Backend:

@@ -29,6 +29,7 @@ class RENDER_PT_mcdenoise(bpy.types.Panel):
         layout.prop(config, "animation_output")
         if config.animation_output == "FOLDER":
             layout.prop(config, "folder")
+        layout.prop(config, "use_neighbours")
         layout.prop(config, "keep_noisy")
         missing = [v.name for v in scene.view_layers if not v.cycles.denoising_store_passes]
         if missing:

@@ -75,6 +75,12 @@ class MCDENOISE_SceneSettings(bpy.types.PropertyGroup):
         default="FOLDER")
     folder: StringProperty(name="Folder", default="denoised",
                            description="Name of the sibling folder for denoised frames")
+    use_neighbours: BoolProperty(
+        name="Denoise with neighbouring frames", default=True,
+        description="Animations written as multilayer EXR: denoise each frame together with "
+                    "the two before and after it, aligned by the Vector pass, so that the "
+                    "denoised animation does not flicker (each frame waits until the two "
+                    "after it are written)")
     keep_noisy: BoolProperty(name="Keep noisy beauty", default=True,
                              description="Keep the noisy beauty as 'Noisy Image' in EXR output")
 

@@ -26,6 +26,7 @@ from . import bridge, settings
 RESULT_IMAGE = "mcdenoise Result"
 _TICK = 0.25  # seconds between polls of running work
 _IDLE_TICK = 1.0  # ... and of the queue when nothing runs
+NEIGHBOURS = 2  # frames on each side an animation frame is denoised with (as the CLI does)
 
 
 class UserError(Exception):
@@ -43,6 +44,12 @@ class _State:
         self.finished = 0  # items finished since the queue was last empty
         self.frames_written = 0  # frames written by the render job now running
         self.rendering = False  # a render job runs: queued frames wait for render_complete
+        # the render job's multilayer frames denoised with their neighbours: in the order
+        # written, how many have been handed on, the job's number
+        self.shot: list[FrameItem] = []
+        self.released = 0
+        self.shot_id = 0
+        self.held: list[FrameItem] = []  # denoised, waiting to replace a frame still needed
 
 
 STATE = _State()
@@ -281,6 +288,12 @@ class FrameItem(Item):
         self.target = self.path if self.replace else os.path.join(folder, config.folder, name)
         image_settings = scene.render.image_settings
         self.multilayer = image_settings.file_format == "OPEN_EXR_MULTILAYER"
+        # a frame of a shot: its place there and its neighbours' files, nearest first
+        self.in_shot = self.multilayer and config.use_neighbours
+        self.shot_id, self.index = STATE.shot_id, 0
+        self.previous: tuple[str, ...] = ()
+        self.following: tuple[str, ...] = ()
+        self.held = False
         if scene.render.is_movie_format:
             raise UserError("movie output cannot be denoised frame by frame: render the "
                             "animation to image files (multilayer EXR keeps every pass)")
@@ -296,14 +309,19 @@ class FrameItem(Item):
             name = os.path.basename(self.path)
             target = (os.path.join(os.path.dirname(self.path), f".mcdenoise-{name}")
                       if self.replace else self.target)
-            self.request = self._request(self.path, target, keep_noisy=self.keep_noisy)
+            self.request = self._request(self.path, target, keep_noisy=self.keep_noisy,
+                                         previous=self.previous, following=self.following)
         else:
             self._from_render_result()
         super().prepare()
 
     def finish(self) -> str:
         if self.multilayer:
-            if self.replace:
+            if self.replace and self.in_shot:  # the frames after it read it as a neighbour
+                self.held = True
+                STATE.held.append(self)
+                replace_held(self.shot_id, self.index - NEIGHBOURS)
+            elif self.replace:
                 os.replace(self.request.target, self.path)
         else:
             image = image_from_exr(self.request.target, "mcdenoise frame")
@@ -314,10 +332,48 @@ class FrameItem(Item):
         return f"frame {self.frame} denoised: {self.target}"
 
     def cleanup(self) -> None:
-        if self.multilayer and self.replace and self.request is not None:
+        if self.multilayer and self.replace and self.request is not None and not self.held:
             with contextlib.suppress(OSError):
                 os.remove(self.request.target)
         super().cleanup()
+
+
+def replace_held(shot_id: int | None = None, upto: int = 0) -> None:
+    """Replace the frames whose denoised versions were held back: those of shot ``shot_id``
+    up to index ``upto`` (no frame still to be denoised reads them), or all (None)."""
+    for item in list(STATE.held):
+        if shot_id is not None and (item.shot_id != shot_id or item.index > upto):
+            continue
+        STATE.held.remove(item)
+        item.held = False
+        try:
+            os.replace(item.request.target, item.path)
+        except OSError as exc:
+            _report(f"frame {item.frame}: {exc.strerror or exc}")
+            item.cleanup()
+
+
+def release_shot(written: int | None = None) -> None:
+    """Hand on the shot's frames whose ``NEIGHBOURS`` following frames are written (all of
+    them when the render has ended: ``written`` None), each with its neighbours' files."""
+    shot = STATE.shot
+    last = len(shot) if written is None else written - NEIGHBOURS
+    while STATE.released < last:
+        index = STATE.released
+        STATE.released += 1
+        item = shot[index]
+        item.index = index
+        item.previous = tuple(shot[k].path for k in range(index - 1, index - NEIGHBOURS - 1, -1)
+                              if k >= 0)
+        item.following = tuple(shot[k].path for k in range(index + 1, index + NEIGHBOURS + 1)
+                               if k < len(shot))
+        try:
+            item.prepare()
+        except UserError as exc:
+            item.cleanup()
+            _report(f"frame {item.frame}: {exc}")
+            continue
+        submit(item)
 
 
 # --- running items ------------------------------------------------------------------------------
@@ -413,6 +469,8 @@ def tick():
             STATE.message = _progress()
             _redraw()
             return _TICK
+        if STATE.held and not STATE.rendering:
+            replace_held()  # every frame of the shot is denoised
         if STATE.finished:
             STATE.finished = 0
             _redraw()
@@ -431,6 +489,8 @@ def cancel_all() -> None:
     STATE.queue.clear()
     STATE.current = STATE.task = None
     STATE.message = ""
+    STATE.shot, STATE.released = [], 0
+    replace_held()  # what is denoised is kept
 
 
 # --- render handlers ----------------------------------------------------------------------------
@@ -439,11 +499,24 @@ def cancel_all() -> None:
 def on_render_init(scene, *args) -> None:
     STATE.frames_written = 0
     STATE.rendering = True
+    STATE.shot, STATE.released = [], 0
+    STATE.shot_id += 1
 
 
 @persistent
 def on_render_cancel(scene, *args) -> None:
     STATE.rendering = False  # frames already written are still denoised
+    _end_shot()
+
+
+def _end_shot() -> None:
+    """The render ended: the frames still waiting for neighbours go with those they have."""
+    try:
+        release_shot()
+        if bpy.app.background:  # all denoised by now (no timer runs)
+            replace_held()
+    except Exception as exc:  # a handler must never raise into Blender
+        _report(f"unexpected error: {exc}")
 
 
 @persistent
@@ -454,6 +527,10 @@ def on_render_write(scene, *args) -> None:
             return
         STATE.frames_written += 1
         item = FrameItem(scene, scene.frame_current)
+        if item.in_shot:  # denoised once the frames after it are written too
+            STATE.shot.append(item)
+            release_shot(len(STATE.shot))
+            return
         try:
             item.prepare()
         except Exception:
@@ -470,6 +547,7 @@ def on_render_write(scene, *args) -> None:
 def on_render_complete(scene, *args) -> None:
     """A render job ended: a still that wrote no file is denoised from the Render Result."""
     STATE.rendering = False  # the timer now works through the queued frames
+    _end_shot()
     try:
         if not scene.mcdenoise.auto_denoise or STATE.frames_written:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -121,6 +122,13 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
                    "aligned by the Vector pass where the files have it, before the network.")
 @click.option("--temporal-radius", type=click.IntRange(min=1, max=8), default=2,
               show_default=True, help="Neighbours on each side.")
+@click.option("--previous", multiple=True, type=click.Path(dir_okay=False), metavar="EXR",
+              help="With one input: a frame before it in its shot, nearest first "
+                   "(repeatable); it is then denoised as a sequence's frame is. Frame "
+                   "patterns find their neighbours themselves.")
+@click.option("--next", "following", multiple=True, type=click.Path(dir_okay=False),
+              metavar="EXR", help="With one input: a frame after it, nearest first "
+                                  "(repeatable).")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, backend: str, tile: int | None,
@@ -128,7 +136,8 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
             shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
-            temporal: bool, temporal_radius: int, dry_run: bool) -> None:
+            temporal: bool, temporal_radius: int, previous: tuple[str, ...],
+            following: tuple[str, ...], dry_run: bool) -> None:
     """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
     gaussian-noise model)."""
@@ -148,6 +157,13 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     # every frame of the shot on disk: a shard (or --frames) reads its frames' neighbours
     sequence = {**frame_sequence(jobs), **sequence_on_disk(list(inputs))}
     kind = input_kind(jobs)
+    if previous or following:  # one frame and the neighbours named for it
+        if len(jobs) != 1 or kind == "ldr":
+            raise click.UsageError("--previous and --next go with one EXR input")
+        jobs = [dataclasses.replace(jobs[0], frame=0, in_sequence=True)]
+        sequence = {0: jobs[0].source, **{-k: Path(p) for k, p in enumerate(previous, 1)},
+                    **{k: Path(p) for k, p in enumerate(following, 1)}}
+        temporal_radius = max(len(previous), len(following))
     if noise is not None and kind != "ldr":
         raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "
                                "bring their own noise")
@@ -338,8 +354,9 @@ def _flip_or_note() -> bool:
 @click.option("--per-image/--means-only", default=True, show_default=True,
               help="Print every image's scores, or the means only.")
 @click.option("--shots", is_flag=True, help="Also score flicker: a scene with 3 or more "
-              "seeds at one spp is a still shot (its seeds are its frames), denoised frame "
-              "by frame and as a sequence; with --report, a contact strip per shot.")
+              "seeds at one spp is a still shot (its seeds are its frames), a folder from "
+              "render field --moving holds moving shots; each denoised frame by frame and as "
+              "a sequence; with --report, a contact strip per shot and shots.json.")
 def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str | None,
              spp: str | None, device: str, backend: str, per_image: bool,
              shots: bool) -> None:
@@ -354,8 +371,14 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
     denoiser = load_model(model, device=device, backend=backend)
     use_flip = _flip_or_note()
     methods = _methods(denoiser, compare)
-    scores, panels = score_all(data, methods, use_flip, tuple(parse_int_list(spp)) if spp else (),
-                         panels=report is not None)
+    counts = tuple(parse_int_list(spp)) if spp else ()
+    if shots:
+        from mcdenoise.shots import moving_shots, still_shots
+
+        if moving_shots(data, counts) and not still_shots(data, counts):
+            _evaluate_shots(data, denoiser, methods, counts, use_flip, report)
+            return  # a folder of moving shots: each frame's reference is scored there
+    scores, panels = score_all(data, methods, use_flip, counts, panels=report is not None)
     if per_image:
         click.echo(table([asdict(s) for s in scores], ("image", "method")) + "\n")
     click.echo(f"means over {len(scores) // (len(methods) + 1)} image(s):")
@@ -367,18 +390,30 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
         files = write_report(report, scores, panels, settings)
         click.echo(f"report: {Path(report) / 'report.html'} ({len(files)} files)")
     if shots:
-        from mcdenoise.shots import evaluate_shots, shot_table
+        _evaluate_shots(data, denoiser, methods, counts, use_flip, report)
 
-        oidn = methods.get("oidn")
-        strips = Path(report) / "strips" if report else None
-        found = evaluate_shots(data, denoiser, oidn, tuple(parse_int_list(spp)) if spp else (),
-                               use_flip=use_flip, strips=strips)
-        if not found:
-            raise McdenoiseError(f"{data}: no still shot (a scene with 3 or more seeds at "
-                                 "one spp and a reference)")
-        click.echo("\nstill shots (flicker: mean change between consecutive frames, "
-                   "tonemapped; 0 = stable):")
-        click.echo(shot_table(found))
+
+def _evaluate_shots(data: str, denoiser, methods: dict, counts: tuple[int, ...],
+                    use_flip: bool, report: str | None) -> None:
+    from mcdenoise.shots import evaluate_shots, shot_table
+
+    strips = Path(report) / "strips" if report else None
+    found = evaluate_shots(data, denoiser, methods.get("oidn"), counts, use_flip=use_flip,
+                           strips=strips)
+    if not found:
+        raise McdenoiseError(f"{data}: no shot (a scene with 3 or more seeds at one spp and "
+                             "a reference, or a moving shot from render field --moving)")
+    click.echo("\nshots (flicker: mean change between consecutive frames, tonemapped, of "
+               "the frames on still shots and of their errors on moving ones; 0 = stable):")
+    click.echo(shot_table(found))
+    if report:
+        from dataclasses import asdict
+
+        from mcdenoise.atomic import write_text_atomic
+
+        Path(report).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(report) / "shots.json",
+                          json.dumps([asdict(s) for s in found], indent=1))
 
 
 @main.command()

@@ -285,11 +285,18 @@ def render_procedural(scenes: int, first: int, size: str, scene_seed: int, gener
 
 
 @render.command("field")
-@click.option("--out", type=click.Path(file_okay=False), default="data/field", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Default: data/field, data/field-moving with --moving.")
 @click.option("--scenes", "names", metavar="LIST", help="Only these scenes, e.g. "
-                                                        "cornell,hair (default: all).")
-@click.option("--spp", default="4,16,64", show_default=True, metavar="LIST",
-              help="Sample counts of the noisy inputs.")
+                                                        "cornell,hair (default: all; with "
+                                                        "--moving: cornell,textures,"
+                                                        "motion_blur).")
+@click.option("--spp", default=None, metavar="LIST",
+              help="Sample counts of the noisy inputs (default: 4,16,64; with --moving: 16).")
+@click.option("--moving", type=click.IntRange(min=2), metavar="FRAMES",
+              help="Render moving shots of this many frames instead (the camera trucks, "
+                   "objects move; Vector pass, a reference per frame): the flicker "
+                   "benchmark of evaluate --shots.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Noisy renders per scene and spp.")
 @click.option("--reference-spp", type=click.IntRange(min=0), default=None,
@@ -305,9 +312,9 @@ def render_procedural(scenes: int, first: int, size: str, scene_seed: int, gener
               show_default=True, help="Render at this fraction of each scene's size (quick "
                                       "looks; scores are only comparable at 1).")
 @click.option("--list", "list_only", is_flag=True, help="List the scenes and exit.")
-def render_field(out: str, names: str | None, spp: str, seeds: int, reference_spp: int | None,
-                 reference_chunk: int, workers: int, device: str, scale: float,
-                 list_only: bool) -> None:
+def render_field(out: str | None, names: str | None, spp: str | None, moving: int | None,
+                 seeds: int, reference_spp: int | None, reference_chunk: int, workers: int,
+                 device: str, scale: float, list_only: bool) -> None:
     """The field benchmark: fixed scenes of the kinds users render, built apart from the
     training generator, with chunked references. Rerun to resume or to add samples."""
     from mcdenoise.render.dataset import RenderJob
@@ -318,7 +325,13 @@ def render_field(out: str, names: str | None, spp: str, seeds: int, reference_sp
             click.echo(f"{name:16s} {scene.size[0]}x{scene.size[1]}  reference "
                        f"{scene.reference_spp} spp  {scene.what}")
         return
-    chosen = names.split(",") if names else list(FIELD_SCENES)
+    from mcdenoise.render.moving import MOVING_REFERENCE_SPP, MOVING_SCENES
+
+    chosen = names.split(",") if names else list(MOVING_SCENES if moving else FIELD_SCENES)
+    out = out or ("data/field-moving" if moving else "data/field")
+    spp = spp or ("16" if moving else "4,16,64")
+    if moving and reference_spp is None:
+        reference_spp = MOVING_REFERENCE_SPP
     unknown = [n for n in chosen if n not in FIELD_SCENES]
     if unknown:
         raise click.BadParameter(f"unknown scene(s) {', '.join(unknown)} (see --list)",
@@ -330,9 +343,12 @@ def render_field(out: str, names: str | None, spp: str, seeds: int, reference_sp
                       reference_spp=FIELD_SCENES[name].reference_spp if reference_spp is None
                       else min(reference_spp, FIELD_SCENES[name].reference_spp),
                       reference_chunk=reference_chunk, field_scene=name, device=device,
-                      half=True) for name in chosen]
+                      half=True, shot_frames=moving or 0) for name in chosen]
     settings = {"source": "field", "spp": spp_list, "seeds": seeds,
                 "reference_chunk": reference_chunk, "scale": scale}
+    if moving:
+        settings = {"source": "field-moving", "spp": spp_list, "frames": moving,
+                    "reference_spp": reference_spp, "scale": scale}
     _run_render(jobs, out, settings, workers)
 
 

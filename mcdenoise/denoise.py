@@ -161,15 +161,34 @@ def _accumulated(frame, neighbours: tuple, path: Path) -> np.ndarray:
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
-                 options: DenoiseOptions | None = None) -> Path:
-    """One EXR denoised into another, written atomically (what the Blender add-on calls)."""
+                 options: DenoiseOptions | None = None, previous: tuple = (),
+                 following: tuple = ()) -> Path:
+    """One EXR denoised into another, written atomically (what the Blender add-on calls).
+    ``previous`` / ``following``: the paths of the frames before and after it in its shot,
+    nearest first; with ``options.temporal`` it is denoised with them as a sequence's frame
+    is (a missing or unreadable one is left out)."""
     from mcdenoise.exr import read_exr
 
+    options = options or DenoiseOptions()
     source, target = Path(source), Path(target)
     if target.resolve() == source.resolve():
         raise McdenoiseError(f"{target}: the output would overwrite its input")
-    _denoise_into(read_exr(source), target, denoiser, options or DenoiseOptions())
+    image = read_exr(source)
+    neighbours = ((), ())
+    if options.temporal:
+        neighbours = tuple([_read_or_none(Path(p)) for p in side] for side in (previous,
+                                                                               following))
+    _denoise_into(image, target, denoiser, options, neighbours)
     return target
+
+
+def _read_or_none(path: Path):
+    from mcdenoise.exr import read_exr
+
+    try:
+        return read_exr(path) if path.is_file() else None
+    except McdenoiseError:
+        return None
 
 
 def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptions,

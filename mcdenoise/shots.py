@@ -1,12 +1,16 @@
-"""Still shots: how much denoised frames flicker when only the sampling seed changes.
+"""Shots: how much denoised frames flicker, on still shots and on moving ones.
 
-A scene of an evaluation folder with three or more seeds at one spp is a still shot: its
-renders in seed order are its frames (the training layout already holds them, e.g. from
-``mcdenoise render field --seeds 6``). Each method denoises every frame; flicker is the mean
-absolute change of tonemapped values between consecutive frames (a perfectly stable
-denoiser: 0), quality the mean per-frame PSNR (and FLIP) against the scene's reference.
-mcdenoise runs twice: frame by frame, and as a sequence (its neighbours averaged in,
-``temporal.accumulate``), which is what ``mcdenoise denoise`` does with frame patterns.
+A scene of an evaluation folder with three or more seeds at one spp is a **still shot**:
+its renders in seed order are its frames (the training layout already holds them, e.g. from
+``mcdenoise render field --seeds 6``); a perfectly stable denoiser gives identical frames, so
+flicker is the mean absolute change of tonemapped values between consecutive frames.
+A **moving shot** (``mcdenoise render field --moving N``, render/moving.py) has a reference
+per frame; motion must not count as flicker, so there flicker is the mean absolute change of
+the error (tonemapped output minus tonemapped reference) between consecutive frames.
+Each method denoises every frame; quality is the mean per-frame PSNR (and FLIP) against the
+frame's reference. mcdenoise runs twice: frame by frame, and as a sequence (its neighbours
+aligned and averaged in, ``temporal.accumulate``), which is what ``mcdenoise denoise`` does
+with frame patterns.
 """
 
 from __future__ import annotations
@@ -18,7 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from mcdenoise import McdenoiseError
+
 MIN_FRAMES = 3
+
+
+@dataclass
+class Shot:
+    scene: str
+    spp: int
+    kind: str  # "still" or "moving"
+    frames: list[Path]  # the noisy frames in order
+    references: list[Path]  # one for a still shot, one per frame for a moving one
 
 
 @dataclass
@@ -27,9 +42,10 @@ class ShotScore:
     spp: int
     method: str
     frames: int
-    flicker: float  # mean |T(frame t+1) - T(frame t)|, tonemapped
+    flicker: float  # still: mean |T(t+1) - T(t)|; moving: of the error T - T(reference)
     psnr: float  # mean per-frame tonemapped PSNR against the reference
     flip: float  # mean per-frame FLIP (nan without flip-evaluator)
+    kind: str = "still"
 
 
 def _tonemap(x: np.ndarray) -> np.ndarray:
@@ -37,9 +53,12 @@ def _tonemap(x: np.ndarray) -> np.ndarray:
     return (x / (1.0 + x)) ** (1 / 2.2)
 
 
-def flicker(frames: list[np.ndarray]) -> float:
-    """Mean absolute change of tonemapped values between consecutive (H, W, 3) frames."""
+def flicker(frames: list[np.ndarray], references: list[np.ndarray] | None = None) -> float:
+    """Mean absolute change of tonemapped values between consecutive (H, W, 3) frames; with
+    a reference per frame, of their errors (so that motion is not counted)."""
     mapped = [_tonemap(f) for f in frames]
+    if references is not None:
+        mapped = [m - _tonemap(r) for m, r in zip(mapped, references, strict=True)]
     return float(np.mean([np.abs(b - a).mean() for a, b in zip(mapped[:-1], mapped[1:],
                                                                 strict=True)]))
 
@@ -49,12 +68,16 @@ def _psnr(image: np.ndarray, reference: np.ndarray) -> float:
     return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
-def still_shots(data: str | Path, spp: tuple[int, ...] = ()) -> list[tuple]:
-    """(scene, spp, [noisy renders in seed order], reference path) of every still shot."""
+def still_shots(data: str | Path, spp: tuple[int, ...] = ()) -> list[Shot]:
+    """Every still shot of an evaluation folder (its noisy renders in seed order)."""
     from mcdenoise.data import find_renders
 
+    try:
+        found = find_renders(data, spp)
+    except McdenoiseError:  # no still renders (a folder of moving shots)
+        return []
     shots = []
-    for scene, renders in find_renders(data, spp).items():
+    for scene, renders in found.items():
         reference = next((r for r in renders if r.seed < 0), None)
         if reference is None:
             continue
@@ -62,23 +85,54 @@ def still_shots(data: str | Path, spp: tuple[int, ...] = ()) -> list[tuple]:
             frames = sorted((r for r in renders if r.seed >= 0 and r.spp == count),
                             key=lambda r: r.seed)
             if len(frames) >= MIN_FRAMES:
-                shots.append((scene, count, frames, reference.path))
+                shots.append(Shot(scene, count, "still", [r.path for r in frames],
+                                  [reference.path]))
+    return shots
+
+
+def moving_shots(data: str | Path, spp: tuple[int, ...] = ()) -> list[Shot]:
+    """Every moving shot under ``data`` (render/moving.py's layout): frames that have a
+    reference, from the first on without a gap."""
+    from mcdenoise.render.moving import parse_shot_file
+
+    shots = []
+    for folder in sorted(p for p in Path(data).iterdir() if p.is_dir()):
+        files: dict[int, dict[int, Path]] = {}
+        for path in folder.glob("*.exr"):
+            parsed = parse_shot_file(path.name)
+            if parsed is not None and parsed[0] == folder.name:
+                files.setdefault(parsed[1], {})[parsed[2]] = path
+        references = files.pop(0, {})
+        for count, frames in sorted(files.items()):
+            if spp and count not in spp:
+                continue
+            numbers = []
+            for number in sorted(frames):
+                if number not in references or (numbers and number != numbers[-1] + 1):
+                    break
+                numbers.append(number)
+            if len(numbers) >= MIN_FRAMES:
+                shots.append(Shot(folder.name, count, "moving", [frames[n] for n in numbers],
+                                  [references[n] for n in numbers]))
     return shots
 
 
 def evaluate_shots(data: str | Path, denoiser, oidn: Callable | None = None,
                    spp: tuple[int, ...] = (), radius: int = 2, use_flip: bool = False,
                    strips: Path | None = None) -> list[ShotScore]:
-    """Flicker and per-frame quality of every still shot in ``data`` for the noisy frames,
-    mcdenoise frame by frame and as a sequence, and ``oidn`` (a Frame -> color function)."""
+    """Flicker and per-frame quality of every still and moving shot in ``data`` for the noisy
+    frames, mcdenoise frame by frame and as a sequence, and ``oidn`` (a Frame -> color
+    function)."""
     from mcdenoise.frame import load_beauty, load_frame
     from mcdenoise.metrics import flip as flip_score
     from mcdenoise.temporal import accumulate
 
     scores = []
-    for scene, count, renders, reference_path in still_shots(data, spp):
-        reference = load_beauty(reference_path)
-        frames = [load_frame(r.path) for r in renders]
+    for shot in still_shots(data, spp) + moving_shots(data, spp):
+        references = [load_beauty(p) for p in shot.references]
+        if shot.kind == "still":
+            references = references * len(shot.frames)
+        frames = [load_frame(p) for p in shot.frames]
         outputs = {"noisy": [f.color for f in frames],
                    "mcdenoise per frame": [denoiser.denoise(f.color, f.albedo, f.normal,
                                                             f.depth) for f in frames]}
@@ -91,24 +145,30 @@ def evaluate_shots(data: str | Path, denoiser, oidn: Callable | None = None,
         outputs["mcdenoise sequence"] = sequence
         if oidn is not None:
             outputs["oidn"] = [oidn(f) for f in frames]
+        errors_of = references if shot.kind == "moving" else None
         for method, images in outputs.items():
-            flips = [flip_score(i, reference)[0] for i in images] if use_flip else [math.nan]
-            scores.append(ShotScore(scene, count, method, len(images), flicker(images),
-                                    float(np.mean([_psnr(i, reference) for i in images])),
-                                    float(np.mean(flips))))
+            flips = ([flip_score(i, r)[0] for i, r in zip(images, references, strict=True)]
+                     if use_flip else [math.nan])
+            scores.append(ShotScore(
+                shot.scene, shot.spp, method, len(images), flicker(images, errors_of),
+                float(np.mean([_psnr(i, r) for i, r in zip(images, references, strict=True)])),
+                float(np.mean(flips)), shot.kind))
         if strips is not None:
-            save_strip(strips / f"{scene}_{count:04d}spp.png", outputs, reference)
+            save_strip(strips / f"{shot.scene}_{shot.kind}_{shot.spp:04d}spp.png", outputs,
+                       references)
     return scores
 
 
-def save_strip(path: Path, outputs: dict[str, list[np.ndarray]], reference: np.ndarray,
-               size: int = 96) -> None:
-    """A contact strip: one row per method, consecutive frames left to right, all cropped
-    where mcdenoise's frame-by-frame output changes most between frames, tonemapped."""
+def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],
+               references: list[np.ndarray], size: int = 96) -> None:
+    """A contact strip: one row per method, consecutive frames left to right, each row
+    closed by the (last frame's) reference, all cropped where mcdenoise's frame-by-frame
+    error changes most between frames, tonemapped."""
     from mcdenoise.evaluate import save_png
 
-    changes = np.abs(np.diff(np.stack([_tonemap(f) for f in outputs["mcdenoise per frame"]]),
-                             axis=0)).mean(axis=(0, 3))
+    errors = [_tonemap(f) - _tonemap(r) for f, r in zip(outputs["mcdenoise per frame"],
+                                                         references, strict=True)]
+    changes = np.abs(np.diff(np.stack(errors), axis=0)).mean(axis=(0, 3))
     height, width = changes.shape
     side = min(size, height, width)
     integral = np.pad(changes.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
@@ -120,7 +180,7 @@ def save_strip(path: Path, outputs: dict[str, list[np.ndarray]], reference: np.n
     rows = []
     for images in outputs.values():
         row = [piece for image in images for piece in (_tonemap(image[window]), gap)]
-        row.append(_tonemap(reference[window]))  # the reference closes every row
+        row.append(_tonemap(references[-1][window]))  # the reference closes every row
         rows.append(np.concatenate(row, axis=1))
         rows.append(np.ones((2, rows[-1].shape[1], 3), np.float32))
     save_png(path, np.concatenate(rows[:-1], axis=0))
@@ -128,16 +188,16 @@ def save_strip(path: Path, outputs: dict[str, list[np.ndarray]], reference: np.n
 
 def shot_table(scores: list[ShotScore]) -> str:
     """Per shot, then the means over shots per (spp, method)."""
-    lines = [f"{'shot':22} {'spp':>4} {'method':20} {'frames':>6} {'flicker':>8} "
+    lines = [f"{'shot':22} {'kind':6} {'spp':>4} {'method':20} {'frames':>6} {'flicker':>8} "
              f"{'PSNR (dB)':>9} {'FLIP':>7}"]
-    groups: dict[tuple[int, str], list[ShotScore]] = {}
+    groups: dict[tuple[str, int, str], list[ShotScore]] = {}
     for s in scores:
-        groups.setdefault((s.spp, s.method), []).append(s)
-        lines.append(f"{s.scene:22} {s.spp:4d} {s.method:20} {s.frames:6d} {s.flicker:8.4f} "
-                     f"{s.psnr:9.2f} {_fmt_flip(s.flip):>7}")
-    for (count, method), group in groups.items():
-        lines.append(f"{'mean of ' + str(len(group)) + ' shot(s)':22} {count:4d} {method:20} "
-                     f"{'':6} {np.mean([g.flicker for g in group]):8.4f} "
+        groups.setdefault((s.kind, s.spp, s.method), []).append(s)
+        lines.append(f"{s.scene:22} {s.kind:6} {s.spp:4d} {s.method:20} {s.frames:6d} "
+                     f"{s.flicker:8.4f} {s.psnr:9.2f} {_fmt_flip(s.flip):>7}")
+    for (kind, count, method), group in groups.items():
+        lines.append(f"{'mean of ' + str(len(group)) + ' shot(s)':22} {kind:6} {count:4d} "
+                     f"{method:20} {'':6} {np.mean([g.flicker for g in group]):8.4f} "
                      f"{np.mean([g.psnr for g in group]):9.2f} "
                      f"{_fmt_flip(float(np.mean([g.flip for g in group]))):>7}")
     return "\n".join(lines)

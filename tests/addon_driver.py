@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ SIZE, SPP, REFERENCE_SPP = (64, 48), 4, 256
 import bpy  # noqa: E402  (after the BLENDER_USER_* variables the caller set)
 
 from mcdenoise.exr import place_in_display_window, read_exr  # noqa: E402
-from mcdenoise.frame import load_frame  # noqa: E402
+from mcdenoise.frame import load_beauty, load_frame  # noqa: E402
 from mcdenoise.render.cycles import configure_cycles  # noqa: E402
 from mcdenoise.render.sample import build_sample_scene  # noqa: E402
 
@@ -191,6 +192,8 @@ def auto_still():
 
 def animate(scene, folder: str, multilayer: bool, output: str) -> dict:
     scene.frame_start, scene.frame_end = 1, 3
+    scene.cycles.use_animated_seed = True  # each frame its own noise, as in a real shot
+    scene.render.use_persistent_data = False  # (with it, Blender 5.0 keeps the first seed)
     scene.render.filepath = str(WORK / folder / "frame_")
     settings = scene.render.image_settings
     if multilayer:
@@ -224,12 +227,31 @@ def auto_animation():
         noisy_kept=bool(np.abs(frame.color - noisy).max() < 1e-2),
         changed=bool(np.abs(combined(WORK / "anim_exr" / "denoised" / "frame_0002.exr")
                             - noisy).max() > 1e-2))
+    # each frame denoised with its neighbours, as `mcdenoise denoise frame_####.exr` does
+    for flag in ("--temporal", "--no-temporal"):
+        subprocess.run([EXECUTABLE, "denoise", str(WORK / "anim_exr" / "frame_####.exr"), "-o",
+                        str(WORK / f"anim_cli{flag}" / "frame_####.exr"), "--device", "cpu",
+                        flag], check=True, capture_output=True)
+
+    def beauty(folder: str, frame: int) -> np.ndarray:
+        return load_beauty(WORK / folder / f"frame_{frame:04d}.exr")
+
+    out["exr_folder"]["vs_cli_sequence"] = max(float(np.abs(
+        beauty("anim_exr/denoised", k) - beauty("anim_cli--temporal", k)).max())
+        for k in (1, 2, 3))
+    out["exr_folder"]["vs_cli_single"] = float(np.abs(
+        beauty("anim_exr/denoised", 2) - beauty("anim_cli--no-temporal", 2)).mean())
     out["png_folder"] = animate(scene, "anim_png", False, "FOLDER")
     out["exr_replace"] = animate(scene, "anim_replace", True, "REPLACE")
     replaced = load_frame(WORK / "anim_replace" / "frame_0001.exr")
     out["exr_replace"]["color_source"] = replaced.sources["color"].pass_name
     out["exr_replace"]["layers"] = sorted({n.split(".")[1] for _, n in
                                            replaced.image.channel_names() if "." in n})
+    # replaced only once no later frame needs it as a neighbour: the same result as FOLDER
+    out["exr_replace"]["vs_folder"] = max(float(np.abs(
+        beauty("anim_replace", k) - beauty("anim_exr/denoised", k)).max()) for k in (1, 2, 3))
+    out["exr_replace"]["leftovers"] = sorted(p.name for p in (WORK / "anim_replace").iterdir()
+                                             if not p.name.startswith("frame_"))
     for view_layer in scene.view_layers:
         view_layer.cycles.denoising_store_passes = False
     out["no_passes"] = animate(scene, "anim_nopasses", True, "FOLDER")

@@ -66,8 +66,9 @@ def blender_env(tmp_path_factory) -> dict[str, str]:
 
 
 def write_mc_render(path: Path, color: np.ndarray, albedo: np.ndarray | None = None,
-                    normal: np.ndarray | None = None, depth: np.ndarray | None = None) -> None:
-    """One render as Blender 5 writes it (multi-part, Denoising passes)."""
+                    normal: np.ndarray | None = None, depth: np.ndarray | None = None,
+                    vectors: np.ndarray | None = None) -> None:
+    """One render as Blender 5 writes it (multi-part, Denoising passes, Vector pass)."""
     from mcdenoise.exr import ExrImage, write_exr
 
     planes = {f"ViewLayer.Combined.{c}": color[..., i] for i, c in enumerate("RGB")}
@@ -79,6 +80,9 @@ def write_mc_render(path: Path, color: np.ndarray, albedo: np.ndarray | None = N
                 planes[f"ViewLayer.{pass_name}.{c}"] = value[..., i].astype(np.float32)
     if depth is not None:
         planes["ViewLayer.Denoising Depth.Z"] = depth.astype(np.float32)
+    if vectors is not None:
+        for i, c in enumerate("XYZW"):
+            planes[f"ViewLayer.Vector.{c}"] = vectors[..., i].astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_exr(path, ExrImage.from_channels(planes, multipart=True))
 

@@ -199,12 +199,15 @@ def test_auto_denoise_animation_frames(blender_run):
     assert exr["rendered"] == frames and exr["denoised"] == frames and not exr["last_error"]
     assert "Noisy Image" in exr["layers"] and "Denoising Albedo" in exr["layers"]
     assert exr["noisy_kept"] and exr["changed"]
+    # with its neighbours: what the CLI gives the frame pattern, unlike frame by frame
+    assert exr["vs_cli_sequence"] < 1e-3 and exr["vs_cli_single"] > 1e-3
     png = result["png_folder"]
     assert png["denoised"] == [f.replace(".exr", ".png") for f in frames]
     assert not png["last_error"]
     replaced = result["exr_replace"]
     assert replaced["rendered"] == frames and replaced["denoised"] == []
     assert "Noisy Image" in replaced["layers"] and not replaced["last_error"]
+    assert replaced["vs_folder"] < 1e-3 and replaced["leftovers"] == []
 
 
 @pytest.mark.blender

@@ -594,3 +594,35 @@ def test_one_frame_of_a_shot_is_denoised_with_its_neighbours_on_disk(tmp_path):
     alone = load_beauty(tmp_path / "no-temporal" / "s.0003.exr")
     together = load_beauty(tmp_path / "temporal" / "s.0003.exr")
     assert np.abs(alone - together).mean() > 1e-3
+
+
+def test_named_neighbours_denoise_a_file_as_its_sequence_would(tmp_path):
+    """--previous / --next (what the Blender add-on passes) and denoise_file's neighbour
+    paths give frame 3 exactly what the frame pattern gives it."""
+    import mcdenoise
+    from mcdenoise.denoise import DenoiseOptions, denoise_file
+    from mcdenoise.frame import load_beauty
+
+    _still_shot(tmp_path / "shot", frames=5)
+    shot = tmp_path / "shot"
+    result = _cli("denoise", shot / "s.####.exr", "--frames", "3", "-o",
+                  tmp_path / "pattern" / "s.####.exr", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    named = ["--previous", shot / "s.0002.exr", "--previous", shot / "s.0001.exr",
+             "--next", shot / "s.0004.exr", "--next", shot / "s.0005.exr"]
+    result = _cli("denoise", shot / "s.0003.exr", "-o", tmp_path / "named.exr", *named,
+                  "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    denoise_file(shot / "s.0003.exr", tmp_path / "api.exr", mcdenoise.load_model(device="cpu"),
+                 previous=[shot / "s.0002.exr", shot / "s.0001.exr"],
+                 following=[shot / "s.0004.exr", shot / "s.0005.exr", shot / "gone.exr"])
+    denoise_file(shot / "s.0003.exr", tmp_path / "alone.exr",
+                 mcdenoise.load_model(device="cpu"), DenoiseOptions(temporal=False),
+                 previous=[shot / "s.0002.exr"])
+    pattern = load_beauty(tmp_path / "pattern" / "s.0003.exr")
+    assert np.abs(load_beauty(tmp_path / "named.exr") - pattern).max() < 1e-5
+    assert np.abs(load_beauty(tmp_path / "api.exr") - pattern).max() < 1e-5
+    assert np.abs(load_beauty(tmp_path / "alone.exr") - pattern).mean() > 1e-3
+    both = _cli("denoise", shot / "s.0003.exr", shot / "s.0004.exr", "-o", f"{tmp_path}/o/",
+                "--previous", shot / "s.0002.exr")
+    assert both.exit_code == 2 and "--previous and --next go with one EXR input" in both.output

@@ -142,6 +142,32 @@ def test_chunked_references_resume_grow_and_never_shrink(tmp_path, blender_env):
     assert len(make_pairs(scenes, "clean")) == 1  # the chunks are not renders of their own
 
 
+@pytest.mark.blender
+def test_moving_shots_render_with_vectors_resume_and_evaluate(tmp_path, blender_env):
+    from mcdenoise.shots import moving_shots
+
+    common = ("render", "field", "--moving", 3, "--out", tmp_path, "--scenes",
+              "cornell,motion_blur", "--spp", 2, "--reference-spp", 4, "--scale", 0.125)
+    _run(*common, env=blender_env)
+    shots = {s.scene: s for s in moving_shots(tmp_path)}
+    assert sorted(shots) == ["cornell", "motion_blur"]
+    for name, shot in shots.items():
+        assert [p.name for p in shot.frames] == [f"{name}_0002spp.{k:04d}.exr"
+                                                 for k in (1, 2, 3)]
+        frames = [load_frame(p) for p in shot.frames]
+        assert all(f.vectors is not None for f in frames), name
+        assert np.abs(frames[1].vectors).max() > 0.05, name  # the camera trucks
+        assert np.abs(frames[0].color - frames[1].color).mean() > 1e-3, name  # own noise
+    # the rolling ball moves against the trucking camera: vectors differ across the frame
+    spread = load_frame(shots["motion_blur"].frames[1]).vectors[..., 0]
+    assert spread.max() - spread.min() > 0.2
+    stamp = shots["cornell"].frames[0].stat().st_mtime_ns
+    _run(*common, env=blender_env)  # a rerun renders nothing again
+    assert shots["cornell"].frames[0].stat().st_mtime_ns == stamp
+    result = _run("evaluate", tmp_path, "--shots", env=blender_env)
+    assert "moving" in result.stdout and "mcdenoise sequence" in result.stdout
+
+
 GENERATOR2 = textwrap.dedent("""
     import json, sys
     from mcdenoise.render.cycles import import_bpy

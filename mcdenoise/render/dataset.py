@@ -51,6 +51,7 @@ class RenderJob:
     threads: int = 0
     device: str = "cpu"
     half: bool = True
+    shot_frames: int = 0  # a moving shot of a field scene (render/moving.py): its frames
     outputs: list[str] = field(default_factory=list)
 
 
@@ -177,6 +178,10 @@ def render_job(job: RenderJob) -> dict[str, Any]:
     changed, so a later run with a lower ``reference_spp`` never makes it noisier."""
     from mcdenoise.render.cycles import import_bpy, render_still
 
+    if job.shot_frames:
+        from mcdenoise.render.moving import render_shot
+
+        return render_shot(job)
     folder = Path(job.out) / job.scene
     record = folder / f"{job.scene}.json"
     plan = render_plan(job)
