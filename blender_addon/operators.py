@@ -39,7 +39,8 @@ class MCDENOISE_OT_denoise(bpy.types.Operator):
 
 class MCDENOISE_OT_setup_passes(bpy.types.Operator):
     """Enable the Denoising Data passes (albedo, normal, depth) the model needs on every view
-    layer, and the Vector pass that aligns the frames of an animation"""
+    layer, the Vector pass that aligns the frames of an animation, and Animated Seed (each
+    frame its own noise, which its neighbours then average away)"""
 
     bl_idname = "mcdenoise.setup_passes"
     bl_label = "Set up passes"
@@ -58,6 +59,10 @@ class MCDENOISE_OT_setup_passes(bpy.types.Operator):
         if self.disable_cycles_denoiser and scene.cycles.use_denoising:
             scene.cycles.use_denoising = False
             note = "; Cycles' own denoiser turned off"
+        scene.cycles.use_animated_seed = True
+        if scene.render.use_persistent_data:  # measured in Blender 5.0
+            note += ("; with Persistent Data on, Blender renders every frame with the first "
+                     "one's noise, which neighbouring frames cannot average away")
         if scene.render.use_motion_blur:  # Cycles writes no Vector pass with motion blur
             note += ("; motion blur is on, so Cycles writes no Vector pass: animations are "
                      "denoised as still shots")

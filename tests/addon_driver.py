@@ -100,6 +100,7 @@ def errors_before_render():
     bpy.ops.mcdenoise.setup_passes()
     out["passes_after_setup"] = bpy.context.view_layer.cycles.denoising_store_passes
     out["vector_after_setup"] = bpy.context.view_layer.use_pass_vector
+    out["animated_seed_after_setup"] = scene.cycles.use_animated_seed
     out["cycles_denoiser_after_setup"] = scene.cycles.use_denoising
     return out
 

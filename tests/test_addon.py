@@ -216,7 +216,7 @@ def test_errors_are_reported_not_raised(blender_run):
     assert "no render to denoise yet" in before["no_render"]
     assert "Denoising Data" in before["no_passes"]
     assert before["passes_after_setup"] and not before["cycles_denoiser_after_setup"]
-    assert before["vector_after_setup"]
+    assert before["vector_after_setup"] and before["animated_seed_after_setup"]
     paths, _ = _scenario(blender_run, "error_paths")
     assert "is not an executable file" in paths["missing_executable"]
     assert paths["failing_subprocess"].strip() == "Error: the GPU caught fire"
