@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,9 @@ class ShotScore:
     psnr: float  # mean per-frame tonemapped PSNR against the reference
     flip: float  # mean per-frame FLIP (nan without flip-evaluator)
     kind: str = "still"
+    pixel: tuple[int, int] = (0, 0)  # (row, column) where frame-by-frame error changes most
+    trace: list[float] = field(default_factory=list)  # its tonemapped luminance per frame
+    reference_trace: list[float] = field(default_factory=list)
 
 
 def _tonemap(x: np.ndarray) -> np.ndarray:
@@ -146,17 +149,34 @@ def evaluate_shots(data: str | Path, denoiser, oidn: Callable | None = None,
         if oidn is not None:
             outputs["oidn"] = [oidn(f) for f in frames]
         errors_of = references if shot.kind == "moving" else None
+        pixel = _most_changing_pixel(outputs["mcdenoise per frame"], references)
         for method, images in outputs.items():
             flips = ([flip_score(i, r)[0] for i, r in zip(images, references, strict=True)]
                      if use_flip else [math.nan])
             scores.append(ShotScore(
                 shot.scene, shot.spp, method, len(images), flicker(images, errors_of),
                 float(np.mean([_psnr(i, r) for i, r in zip(images, references, strict=True)])),
-                float(np.mean(flips)), shot.kind))
+                float(np.mean(flips)), shot.kind, pixel, _trace(images, pixel),
+                _trace(references, pixel)))
         if strips is not None:
             save_strip(strips / f"{shot.scene}_{shot.kind}_{shot.spp:04d}spp.png", outputs,
                        references)
     return scores
+
+
+def _most_changing_pixel(images: list[np.ndarray], references: list[np.ndarray]
+                         ) -> tuple[int, int]:
+    errors = np.stack([_tonemap(i) - _tonemap(r) for i, r in zip(images, references,
+                                                                 strict=True)])
+    changes = np.abs(np.diff(errors, axis=0)).mean(axis=(0, 3))
+    row, col = np.unravel_index(int(np.argmax(changes)), changes.shape)
+    return int(row), int(col)
+
+
+def _trace(images: list[np.ndarray], pixel: tuple[int, int]) -> list[float]:
+    """A pixel's tonemapped luminance in each frame."""
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return [round(float(_tonemap(i[pixel]) @ weights), 5) for i in images]
 
 
 def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],

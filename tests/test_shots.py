@@ -84,4 +84,8 @@ def test_evaluate_scores_moving_shots_by_their_error_flicker(tmp_path, model_pat
     assert flickers["mcdenoise sequence"] < flickers["mcdenoise per frame"] < flickers["noisy"]
     assert psnrs["mcdenoise sequence"] > psnrs["mcdenoise per frame"]
     assert (tmp_path / "report" / "strips" / "m_moving_0004spp.png").is_file()
-    assert (tmp_path / "report" / "shots.json").is_file()
+    import json
+
+    rows = json.loads((tmp_path / "report" / "shots.json").read_text())
+    assert {len(r["trace"]) for r in rows} == {4} and len(rows[0]["reference_trace"]) == 4
+    assert len({tuple(r["pixel"]) for r in rows}) == 1  # one pixel followed in every method
