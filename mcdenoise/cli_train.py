@@ -256,10 +256,16 @@ def _run_render(jobs, out: str, settings: dict[str, Any], workers: int) -> None:
 @click.option("--spp-per-scene", is_flag=True,
               help="Each scene renders at one of the --spp counts (drawn per scene) instead "
                    "of all of them: more scenes for the same time.")
+@click.option("--animated", type=click.IntRange(min=2), metavar="FRAMES",
+              help="Render each scene as a moving shot of this many frames (camera and "
+                   "objects move; Vector pass; two seeds per frame) and write a training "
+                   "pair per frame: one seed's frame averaged with its aligned neighbours, "
+                   "against the other seed's frame (sequence denoising).")
 @_render_options
 def render_procedural(scenes: int, first: int, size: str, scene_seed: int, generator: str,
-                      spp_per_scene: bool, spp: str, seeds: int, out: str, reference_spp: int,
-                      workers: int, device: str, full_float: bool) -> None:
+                      spp_per_scene: bool, animated: int | None, spp: str, seeds: int,
+                      out: str, reference_spp: int, workers: int, device: str,
+                      full_float: bool) -> None:
     """Varied procedural scenes (interiors, exteriors, studio, clutter, emitters)."""
     from mcdenoise.render.dataset import RenderJob, cycles_seed
     from mcdenoise.render.procedural import scene_name
@@ -275,12 +281,15 @@ def render_procedural(scenes: int, first: int, size: str, scene_seed: int, gener
     names = [scene_name(index, scene_seed, version) for index in range(first, first + scenes)]
     jobs = [RenderJob(scene=name, out=out, spp=counts(name), seeds=seeds, width=width,
                       height=height, reference_spp=reference_spp, scene_seed=scene_seed,
-                      index=index, generator=version, device=device, half=not full_float)
+                      index=index, generator=version, device=device, half=not full_float,
+                      shot_frames=animated or 0)
             for index, name in zip(range(first, first + scenes), names, strict=False)]
+    if animated and reference_spp:
+        raise click.UsageError("--animated renders noisy pairs only: drop --reference-spp")
     settings = {"source": "procedural", "scenes": scenes, "first": first, "spp": spp_list,
                 "seeds": seeds, "size": [width, height], "reference_spp": reference_spp,
                 "scene_seed": scene_seed, "generator": version,
-                "spp_per_scene": spp_per_scene}
+                "spp_per_scene": spp_per_scene, "animated": animated}
     _run_render(jobs, out, settings, workers)
 
 

@@ -168,6 +168,38 @@ def test_moving_shots_render_with_vectors_resume_and_evaluate(tmp_path, blender_
     assert "moving" in result.stdout and "mcdenoise sequence" in result.stdout
 
 
+@pytest.mark.blender
+def test_animated_training_shots_pair_averaged_frames_with_the_other_seed(tmp_path,
+                                                                          blender_env):
+    from mcdenoise.temporal import accumulate
+
+    _run("render", "procedural", "--animated", 3, "--scenes", 1, "--size", 48, "--spp", 2,
+         "--out", tmp_path, env=blender_env)
+    scenes = find_renders(tmp_path)
+    assert sorted(scenes) == ["proc0-00000.f0001", "proc0-00000.f0002", "proc0-00000.f0003"]
+    pairs = make_pairs(scenes, "noisy")
+    assert len(pairs) == 6  # each frame: averaged -> single and back
+    raw = sorted((tmp_path / "proc0-00000" / "frames").glob("*.exr"))
+    assert len(raw) == 6  # 3 frames x 2 seeds
+    frames = {p.name: load_frame(p) for p in raw}
+    assert all(f.vectors is not None for f in frames.values())
+    middle = frames["proc0-00000_0002spp_s000.0002.exr"]
+    assert np.abs(middle.vectors).max() > 0.05  # the camera and objects move
+    # frame 2 averages seed 0 (2 % 2) with its neighbours of seed 0; s001 is seed 1's frame
+    expected, _ = accumulate(middle, [frames["proc0-00000_0002spp_s000.0001.exr"]],
+                             [frames["proc0-00000_0002spp_s000.0003.exr"]])
+    averaged = load_frame(tmp_path / "proc0-00000.f0002" / "proc0-00000.f0002_0002spp_s000.exr")
+    np.testing.assert_allclose(averaged.color, expected, rtol=2e-3, atol=1e-3)  # half floats
+    assert np.abs(averaged.color - middle.color).mean() > 1e-3
+    single = load_frame(tmp_path / "proc0-00000.f0002" / "proc0-00000.f0002_0002spp_s001.exr")
+    np.testing.assert_array_equal(single.color,
+                                  frames["proc0-00000_0002spp_s001.0002.exr"].color)
+    stamp = raw[0].stat().st_mtime_ns
+    _run("render", "procedural", "--animated", 3, "--scenes", 1, "--size", 48, "--spp", 2,
+         "--out", tmp_path, env=blender_env)  # resumes: nothing rendered again
+    assert raw[0].stat().st_mtime_ns == stamp
+
+
 GENERATOR2 = textwrap.dedent("""
     import json, sys
     from mcdenoise.render.cycles import import_bpy

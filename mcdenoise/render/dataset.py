@@ -179,9 +179,9 @@ def render_job(job: RenderJob) -> dict[str, Any]:
     from mcdenoise.render.cycles import import_bpy, render_still
 
     if job.shot_frames:
-        from mcdenoise.render.moving import render_shot
+        from mcdenoise.render.moving import render_shot, render_training_shot
 
-        return render_shot(job)
+        return render_shot(job) if job.field_scene else render_training_shot(job)
     folder = Path(job.out) / job.scene
     record = folder / f"{job.scene}.json"
     plan = render_plan(job)

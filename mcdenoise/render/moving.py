@@ -1,6 +1,13 @@
-"""Moving shots of the field benchmark: a field scene animated over a few frames (the camera
-trucks sideways, and the scene's own keyframes, if any, play out over the shot), each frame
-rendered noisy with the Vector pass and once more as its own reference.
+"""Moving shots: a scene animated over a few frames (the camera trucks sideways, the scene's
+own keyframes, if any, play out over the shot; procedural scenes get a few objects moving),
+each frame rendered with the Vector pass.
+
+**Field shots** (``render field --moving``) render each frame noisy and once more as its own
+reference. **Training shots** (``render procedural --animated``, for sequence denoising)
+render each frame with two seeds and write one Noise2Noise pair per frame into the training
+layout: the frame of one seed averaged with its aligned neighbours of the same seed
+(``temporal.accumulate``, what ``mcdenoise denoise`` feeds the network for a sequence) and
+the frame of the other seed, which shares no sample with it. No reference is rendered.
 
 Layout: ``OUT/<scene>/<scene>_<spp:04d>spp.<frame:04d>.exr`` (noisy frames, a frame
 pattern ``mcdenoise denoise`` takes as a sequence) and ``OUT/<scene>/<scene>_ref.<frame:04d>
@@ -40,6 +47,29 @@ def parse_shot_file(name: str) -> tuple[str, int, int] | None:
     return match["scene"], int(match["spp"] or 0), int(match["frame"])
 
 
+def move_objects(scene: Any, frames: int, seed: int, count: int = 2) -> list[str]:
+    """Key ``count`` of the smaller meshes (walls and floors stay) to slide and turn over the
+    shot, each by about its own size; returns their names."""
+    import random
+
+    rng = random.Random(seed)
+    meshes = sorted((o for o in scene.objects if o.type == "MESH" and o.animation_data is None),
+                    key=lambda o: (max(o.dimensions), o.name))
+    movers = meshes[:max(1, len(meshes) // 2)]
+    rng.shuffle(movers)
+    for obj in movers[:count]:
+        size = max(max(obj.dimensions), 0.05)
+        start, turn = obj.location.copy(), obj.rotation_euler[2]
+        offset = [rng.uniform(-0.5, 0.5) * size for _ in range(2)]
+        spin = rng.uniform(-0.6, 0.6)
+        for frame, part in ((1, 0.0), (frames, 1.0)):
+            obj.location = (start[0] + offset[0] * part, start[1] + offset[1] * part, start[2])
+            obj.rotation_euler[2] = turn + spin * part
+            obj.keyframe_insert("location", frame=frame)
+            obj.keyframe_insert("rotation_euler", index=2, frame=frame)
+    return [obj.name for obj in movers[:count]]
+
+
 def animate(bpy: Any, scene: Any, frames: int, truck: float = TRUCK) -> None:
     """Frames 1 to ``frames``: the camera trucks to its right at a steady pace, and the
     scene's own animation (keyed from frame 1 to 2 by the field builders) is stretched over
@@ -76,8 +106,9 @@ def animate(bpy: Any, scene: Any, frames: int, truck: float = TRUCK) -> None:
 
 
 def render_shot(job: Any) -> dict[str, Any]:
-    """Render what is missing of one moving shot (a RenderJob with ``shot_frames``: noisy
-    frames at each of its spp, references at ``reference_spp``); its manifest entry."""
+    """Render what is missing of one moving shot of a field scene (a RenderJob with
+    ``shot_frames``: noisy frames at each of its spp, references at ``reference_spp``);
+    its manifest entry."""
     import json
 
     from mcdenoise.atomic import remove_stale_temporaries, replacing, write_text_atomic
@@ -109,3 +140,89 @@ def render_shot(job: Any) -> dict[str, Any]:
                           "reference": count == 0} for path, count in plan]}
     write_text_atomic(record, json.dumps(entry, indent=1))
     return entry
+
+
+def training_frames(folder: Path, scene: str, spp: list[int], frames: int
+                    ) -> list[tuple[Path, int, int, int]]:
+    """(file, spp, seed, frame) of every raw frame of a training shot (two seeds)."""
+    return [(folder / "frames" / f"{scene}_{count:04d}spp_s{seed:03d}.{frame:04d}.exr", count,
+             seed, frame) for count in spp for seed in (0, 1) for frame in range(1, frames + 1)]
+
+
+def render_training_shot(job: Any, radius: int = 2) -> dict[str, Any]:
+    """Render what is missing of one procedural training shot (a RenderJob with
+    ``shot_frames``, no ``field_scene``) and write its per-frame pairs: scene
+    ``<scene>.f<frame>`` holds ``_s000`` (one seed's frame averaged with its neighbours of
+    that seed; the seed alternates by frame) and ``_s001`` (the other seed's frame)."""
+    import json
+
+    from mcdenoise.atomic import remove_stale_temporaries, replacing, write_text_atomic
+    from mcdenoise.render.cycles import import_bpy, render_still
+    from mcdenoise.render.dataset import _prepare_scene, cycles_seed
+
+    root = Path(job.out)
+    folder = root / job.scene
+    record = folder / f"{job.scene}.json"
+    plan = training_frames(folder, job.scene, job.spp, job.shot_frames)
+    missing = [item for item in plan if not item[0].exists()]
+    if missing or not record.exists():
+        bpy = import_bpy()
+        scene, description = _prepare_scene(bpy, job)
+        animate(bpy, scene, job.shot_frames)
+        movers = move_objects(scene, job.shot_frames, cycles_seed("movers", job.scene))
+        for path, count, seed, frame in missing:
+            scene.frame_set(frame)
+            scene.cycles.samples = count
+            scene.cycles.seed = cycles_seed(job.scene_seed, job.scene, count, seed, frame)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            with replacing(path) as temporary:
+                render_still(scene, temporary)
+        entry = {"scene": job.scene, **description, "shot": "training", "moving": movers,
+                 "frames": job.shot_frames, "truck": TRUCK,
+                 "width": scene.render.resolution_x, "height": scene.render.resolution_y}
+    else:
+        entry = json.loads(record.read_text())
+    pairs = []
+    for count in job.spp:
+        for frame in range(1, job.shot_frames + 1):
+            pairs += write_training_pair(root, job.scene, count, frame, job.shot_frames,
+                                         radius)
+    entry["renders"] = [{"file": str(p.relative_to(root)), "spp": count, "seed": seed,
+                         "reference": False} for p, count, seed in pairs]
+    write_text_atomic(record, json.dumps(entry, indent=1))
+    return entry
+
+
+def write_training_pair(root: Path, scene: str, spp: int, frame: int, frames: int,
+                        radius: int = 2) -> list[tuple[Path, int, int]]:
+    """One frame's Noise2Noise pair of a training shot, unless already written."""
+    import shutil
+
+    from mcdenoise.atomic import replacing
+    from mcdenoise.exr import read_exr, write_exr
+    from mcdenoise.frame import frame_from_image, with_denoised
+    from mcdenoise.temporal import accumulate
+
+    name = f"{scene}.f{frame:04d}"
+    averaged = root / name / f"{name}_{spp:04d}spp_s000.exr"
+    single = root / name / f"{name}_{spp:04d}spp_s001.exr"
+    if not (averaged.exists() and single.exists()):
+        seed = frame % 2  # which seed is averaged alternates, so both serve as inputs
+
+        def raw(which: int, number: int) -> Path:
+            return root / scene / "frames" / f"{scene}_{spp:04d}spp_s{which:03d}.{number:04d}.exr"
+
+        image = read_exr(raw(seed, frame))
+        here = frame_from_image(image, None)
+        before, after = ([frame_from_image(read_exr(raw(seed, frame + step * k)), None)
+                          for k in range(1, radius + 1) if 1 <= frame + step * k <= frames]
+                         for step in (-1, 1))
+        color, samples = accumulate(here, before, after)
+        averaged.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(averaged) as temporary:
+            write_exr(temporary, with_denoised(image, here, color, keep_noisy=False, attributes={
+                "mcdenoise.accumulated": f"{float(samples.mean()):.2f} frames per pixel"}))
+        with replacing(single) as temporary:
+            shutil.copyfile(raw(1 - seed, frame), temporary)
+    return [(averaged, spp, 0), (single, spp, 1)]
