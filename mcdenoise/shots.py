@@ -25,6 +25,7 @@ import numpy as np
 from mcdenoise import McdenoiseError
 
 MIN_FRAMES = 3
+COARSE = 4  # block size of the coarse flicker
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ShotScore:
     method: str
     frames: int
     flicker: float  # still: mean |T(t+1) - T(t)|; moving: of the error T - T(reference)
+    coarse: float  # the same of 4x4 block means (COARSE)
     psnr: float  # mean per-frame tonemapped PSNR against the reference
     flip: float  # mean per-frame FLIP (nan without flip-evaluator)
     kind: str = "still"
@@ -56,14 +58,25 @@ def _tonemap(x: np.ndarray) -> np.ndarray:
     return (x / (1.0 + x)) ** (1 / 2.2)
 
 
-def flicker(frames: list[np.ndarray], references: list[np.ndarray] | None = None) -> float:
+def flicker(frames: list[np.ndarray], references: list[np.ndarray] | None = None,
+            block: int = 1) -> float:
     """Mean absolute change of tonemapped values between consecutive (H, W, 3) frames; with
-    a reference per frame, of their errors (so that motion is not counted)."""
+    a reference per frame, of their errors (so that motion is not counted). ``block`` > 1:
+    of block x block means (coarse flicker: the blotches that crawl, not pixel grain; it
+    also keeps most of the references' own noise out of the error)."""
     mapped = [_tonemap(f) for f in frames]
     if references is not None:
         mapped = [m - _tonemap(r) for m, r in zip(mapped, references, strict=True)]
+    if block > 1:
+        mapped = [_block_means(m, block) for m in mapped]
     return float(np.mean([np.abs(b - a).mean() for a, b in zip(mapped[:-1], mapped[1:],
                                                                 strict=True)]))
+
+
+def _block_means(image: np.ndarray, block: int) -> np.ndarray:
+    height, width = (image.shape[0] // block) * block, (image.shape[1] // block) * block
+    return image[:height, :width].reshape(height // block, block, width // block, block,
+                                          -1).mean(axis=(1, 3))
 
 
 def _psnr(image: np.ndarray, reference: np.ndarray) -> float:
@@ -155,6 +168,7 @@ def evaluate_shots(data: str | Path, denoiser, oidn: Callable | None = None,
                      if use_flip else [math.nan])
             scores.append(ShotScore(
                 shot.scene, shot.spp, method, len(images), flicker(images, errors_of),
+                flicker(images, errors_of, COARSE),
                 float(np.mean([_psnr(i, r) for i, r in zip(images, references, strict=True)])),
                 float(np.mean(flips)), shot.kind, pixel, _trace(images, pixel),
                 _trace(references, pixel)))
@@ -209,15 +223,17 @@ def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],
 def shot_table(scores: list[ShotScore]) -> str:
     """Per shot, then the means over shots per (spp, method)."""
     lines = [f"{'shot':22} {'kind':6} {'spp':>4} {'method':20} {'frames':>6} {'flicker':>8} "
-             f"{'PSNR (dB)':>9} {'FLIP':>7}"]
+             f"{'coarse':>8} {'PSNR (dB)':>9} {'FLIP':>7}"]
     groups: dict[tuple[str, int, str], list[ShotScore]] = {}
     for s in scores:
         groups.setdefault((s.kind, s.spp, s.method), []).append(s)
         lines.append(f"{s.scene:22} {s.kind:6} {s.spp:4d} {s.method:20} {s.frames:6d} "
-                     f"{s.flicker:8.4f} {s.psnr:9.2f} {_fmt_flip(s.flip):>7}")
+                     f"{s.flicker:8.4f} {s.coarse:8.4f} {s.psnr:9.2f} "
+                     f"{_fmt_flip(s.flip):>7}")
     for (kind, count, method), group in groups.items():
         lines.append(f"{'mean of ' + str(len(group)) + ' shot(s)':22} {kind:6} {count:4d} "
                      f"{method:20} {'':6} {np.mean([g.flicker for g in group]):8.4f} "
+                     f"{np.mean([g.coarse for g in group]):8.4f} "
                      f"{np.mean([g.psnr for g in group]):9.2f} "
                      f"{_fmt_flip(float(np.mean([g.flip for g in group]))):>7}")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ def test_evaluate_shots_scores_a_still_shot_and_the_sequence_flickers_less(tmp_p
     rows = {line.split("  ")[0].strip(): line for line in result.output.splitlines()
             if line.startswith("scene00")}
     lines = [line for line in result.output.splitlines() if line.startswith("scene00")]
-    values = {" ".join(line.split()[3:-4]): float(line.split()[-3]) for line in lines}
+    values = {" ".join(line.split()[3:-5]): float(line.split()[-4]) for line in lines}
     assert values["mcdenoise sequence"] < values["mcdenoise per frame"] < values["noisy"]
     assert rows and (tmp_path / "report" / "strips" / "scene00_still_0004spp.png").is_file()
     none = CliRunner().invoke(main, ["evaluate", str(tmp_path / "single"), "--model",
@@ -44,6 +44,13 @@ def test_error_flicker_does_not_count_motion():
     assert flicker(references) > 0.05 and flicker(references, references) == 0.0
     noisy = [r + 0.1 * rng.random(r.shape).astype(np.float32) for r in references]
     assert 0 < flicker(noisy, references) < 0.2 * flicker(references)
+    # coarse flicker: pixel noise averages out in 4x4 blocks, a blotch that comes and goes
+    # does not
+    grain = [np.full((8, 8, 3), 0.5, np.float32) + 0.2 * (rng.random((8, 8, 3)) > 0.5)
+             for _ in range(4)]
+    blotch = [np.full((8, 8, 3), 0.5 + 0.1 * (k % 2), np.float32) for k in range(4)]
+    assert flicker(grain, block=4) < 0.5 * flicker(grain)
+    assert abs(flicker(blotch, block=4) - flicker(blotch)) < 1e-6
 
 
 def _moving_shot(folder, frames=5, size=48, spp=4):
@@ -78,9 +85,11 @@ def test_evaluate_scores_moving_shots_by_their_error_flicker(tmp_path, model_pat
                                        str(tmp_path / "report")])
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.output.splitlines() if line.startswith("m ")]
-    flickers = {" ".join(f[3:-4]): float(f[-3]) for f in lines}
-    psnrs = {" ".join(f[3:-4]): float(f[-2]) for f in lines}
-    assert all(f[1] == "moving" and f[-4] == "4" for f in lines)
+    flickers = {" ".join(f[3:-5]): float(f[-4]) for f in lines}
+    coarse = {" ".join(f[3:-5]): float(f[-3]) for f in lines}
+    psnrs = {" ".join(f[3:-5]): float(f[-2]) for f in lines}
+    assert all(f[1] == "moving" and f[-5] == "4" for f in lines)
+    assert coarse["mcdenoise sequence"] < coarse["noisy"] and coarse["noisy"] < flickers["noisy"]
     assert flickers["mcdenoise sequence"] < flickers["mcdenoise per frame"] < flickers["noisy"]
     assert psnrs["mcdenoise sequence"] > psnrs["mcdenoise per frame"]
     assert (tmp_path / "report" / "strips" / "m_moving_0004spp.png").is_file()
