@@ -5,7 +5,10 @@ Cycles' Vector pass (measured in Blender 5.0, ``tests/test_temporal.py``): in Bl
 image coordinates (x right, y up), a pixel at p was at p + (X, Y) in the previous frame and
 will be at p - (Z, W) in the next. Arrays here are rows top first, so the row offset flips.
 Without a Vector pass the shot is taken as still, and the rejection alone decides; without
-depth, normal or albedo nothing can be checked, and no neighbour pixel is used.
+depth, normal or albedo nothing can be checked, and no neighbour pixel is used. Shading that
+does not travel with the surface (a highlight on a turning ball, light on a normal that
+turned) is caught by comparing the two frames' local means of tonemapped luminance: where
+they differ by more than their noise explains, the neighbour is not used.
 numpy only (inference side).
 """
 
@@ -20,6 +23,11 @@ import numpy as np
 DEPTH_TOLERANCE = 0.05
 NORMAL_MIN_COSINE = 0.9
 ALBEDO_TOLERANCE = 0.1
+# ... and only where its shading agrees: local means (WINDOW x WINDOW) of tonemapped
+# luminance within SHADING_SIGMAS standard errors of each other, plus SHADING_FLOOR
+WINDOW = 7
+SHADING_SIGMAS = 3.0
+SHADING_FLOOR = 0.01
 
 
 def offsets(vectors: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +107,38 @@ def align(frame, neighbour, direction: int, path: tuple | None = None) -> Aligne
             checked += 1
     if not checked:  # nothing to tell a moved or hidden surface by: trust no pixel
         valid[:] = False
+    elif valid.any():
+        valid &= _same_shading(frame.color, color)
     return Aligned(color, valid)
+
+
+def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
+    """Mean over a size x size window around each pixel of (H, W), edges replicated."""
+    pad = size // 2
+    padded = np.pad(image.astype(np.float64), pad, mode="edge")
+    integral = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    height, width = image.shape
+    total = (integral[size:size + height, size:size + width] - integral[:height, size:size + width]
+             - integral[size:size + height, :width] + integral[:height, :width])
+    return (total / (size * size)).astype(np.float32)
+
+
+def _luminance(color: np.ndarray) -> np.ndarray:
+    x = np.maximum(color, 0.0) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return (x / (1.0 + x)) ** (1 / 2.2)
+
+
+def _same_shading(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Where two frames' local means of tonemapped luminance agree within their noise."""
+    means, errors = [], []
+    for color in (mine, theirs):
+        value = _luminance(color)
+        mean = _box_mean(value, WINDOW)
+        variance = np.maximum(_box_mean(value * value, WINDOW) - mean * mean, 0.0)
+        means.append(mean)
+        errors.append(variance / (WINDOW * WINDOW))
+    spread = SHADING_SIGMAS * np.sqrt(errors[0] + errors[1]) + SHADING_FLOOR
+    return np.abs(means[0] - means[1]) <= spread
 
 
 def _same_depth(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
