@@ -39,20 +39,6 @@ RENDER = textwrap.dedent("""
 """)
 
 
-def _tonemap(x: np.ndarray) -> np.ndarray:
-    x = np.maximum(x, 0.0)
-    return (x / (1.0 + x)) ** (1 / 2.2)
-
-
-def _scores(frames: list[np.ndarray], reference: np.ndarray) -> tuple[float, float]:
-    mapped = [_tonemap(f) for f in frames]
-    target = _tonemap(reference)
-    flicker = np.mean([np.abs(a - b).mean() for a, b in zip(mapped[:-1], mapped[1:],
-                                                              strict=True)])
-    psnr = np.mean([-10 * np.log10(np.mean((m - target) ** 2)) for m in mapped])
-    return float(flicker), float(psnr)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--field", default="data/field")
@@ -65,9 +51,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from mcdenoise.denoiser import load_model
-    from mcdenoise.frame import load_beauty, load_frame
     from mcdenoise.oidn import oidn_denoise
-    from mcdenoise.temporal import accumulate
+    from mcdenoise.shots import Shot, score_shot
 
     denoiser = load_model(args.model, device="cpu")
     print(f"{'scene':14} {'method':24} {'flicker':>8} {'PSNR':>7}")
@@ -79,22 +64,13 @@ def main() -> None:
             folder.mkdir(parents=True, exist_ok=True)
             subprocess.run([sys.executable, "-c", RENDER, name, str(folder), str(args.frames),
                             str(args.spp)], check=True, capture_output=True)
-        reference = load_beauty(Path(args.field) / name / f"{name}_ref.exr")
-        frames = [load_frame(p) for p in paths]
-        single = [denoiser.denoise(f.color, f.albedo, f.normal, f.depth) for f in frames]
-        sequence = []
-        for i, frame in enumerate(frames):
-            before = [frames[i - k] for k in range(1, args.radius + 1) if i - k >= 0]
-            after = [frames[i + k] for k in range(1, args.radius + 1) if i + k < len(frames)]
-            color, _ = accumulate(frame, before, after)
-            sequence.append(denoiser.denoise(color, frame.albedo, frame.normal, frame.depth))
-        oidn = [oidn_denoise(f.color, f.albedo, f.normal) for f in frames]
-        for method, images in (("noisy", [f.color for f in frames]), ("OIDN (high, prefilter)",
-                               oidn), ("mcdenoise per frame", single),
-                               ("mcdenoise sequence", sequence)):
-            flicker, psnr = _scores(images, reference)
-            totals.setdefault(method, []).append((flicker, psnr))
-            print(f"{name:14} {method:24} {flicker:8.4f} {psnr:7.2f}", flush=True)
+        shot = Shot(name, args.spp, "still", paths,
+                    [Path(args.field) / name / f"{name}_ref.exr"])
+        for score in score_shot(shot, denoiser, lambda f: oidn_denoise(f.color, f.albedo,
+                                                                       f.normal), args.radius):
+            totals.setdefault(score.method, []).append((score.flicker, score.psnr))
+            print(f"{name:14} {score.method:24} {score.flicker:8.4f} {score.psnr:7.2f}",
+                  flush=True)
     for method, values in totals.items():
         flicker, psnr = np.mean(values, axis=0)
         print(f"{'mean':14} {method:24} {flicker:8.4f} {psnr:7.2f}")

@@ -136,55 +136,61 @@ def moving_shots(data: str | Path, spp: tuple[int, ...] = ()) -> list[Shot]:
 def evaluate_shots(data: str | Path, denoiser, oidn: Callable | None = None,
                    spp: tuple[int, ...] = (), radius: int = 2, use_flip: bool = False,
                    strips: Path | None = None) -> list[ShotScore]:
-    """Flicker and per-frame quality of every still and moving shot in ``data`` for the noisy
-    frames, mcdenoise frame by frame and as a sequence, and ``oidn`` (a Frame -> color
-    function)."""
+    """Flicker and per-frame quality of every still and moving shot in ``data``
+    (``score_shot`` each)."""
+    return [score for shot in still_shots(data, spp) + moving_shots(data, spp)
+            for score in score_shot(shot, denoiser, oidn, radius, use_flip, strips)]
+
+
+def score_shot(shot: Shot, denoiser, oidn: Callable | None = None, radius: int = 2,
+               use_flip: bool = False, strips: Path | None = None) -> list[ShotScore]:
+    """Flicker and per-frame quality of one shot for the noisy frames, mcdenoise frame by
+    frame and as a sequence (``radius`` neighbours a side), and ``oidn`` (a Frame -> color
+    function); with ``strips``, its contact strip there."""
     from mcdenoise.frame import load_beauty, load_frame
     from mcdenoise.metrics import flip as flip_score
     from mcdenoise.temporal import accumulate
 
+    references = [load_beauty(p) for p in shot.references]
+    if shot.kind == "still":
+        references = references * len(shot.frames)
+    frames = [load_frame(p) for p in shot.frames]
+    outputs = {"noisy": [f.color for f in frames],
+               "mcdenoise per frame": [denoiser.denoise(f.color, f.albedo, f.normal, f.depth)
+                                       for f in frames]}
+    sequence = []
+    for i, frame in enumerate(frames):
+        before = [frames[i - k] for k in range(1, radius + 1) if i - k >= 0]
+        after = [frames[i + k] for k in range(1, radius + 1) if i + k < len(frames)]
+        color, _ = accumulate(frame, before, after)
+        sequence.append(denoiser.denoise(color, frame.albedo, frame.normal, frame.depth))
+    outputs["mcdenoise sequence"] = sequence
+    if oidn is not None:
+        outputs["oidn"] = [oidn(f) for f in frames]
+    errors_of = references if shot.kind == "moving" else None
+    changes = _error_changes(outputs["mcdenoise per frame"], references)
+    pixel = tuple(int(v) for v in np.unravel_index(int(np.argmax(changes)), changes.shape))
     scores = []
-    for shot in still_shots(data, spp) + moving_shots(data, spp):
-        references = [load_beauty(p) for p in shot.references]
-        if shot.kind == "still":
-            references = references * len(shot.frames)
-        frames = [load_frame(p) for p in shot.frames]
-        outputs = {"noisy": [f.color for f in frames],
-                   "mcdenoise per frame": [denoiser.denoise(f.color, f.albedo, f.normal,
-                                                            f.depth) for f in frames]}
-        sequence = []
-        for i, frame in enumerate(frames):
-            before = [frames[i - k] for k in range(1, radius + 1) if i - k >= 0]
-            after = [frames[i + k] for k in range(1, radius + 1) if i + k < len(frames)]
-            color, _ = accumulate(frame, before, after)
-            sequence.append(denoiser.denoise(color, frame.albedo, frame.normal, frame.depth))
-        outputs["mcdenoise sequence"] = sequence
-        if oidn is not None:
-            outputs["oidn"] = [oidn(f) for f in frames]
-        errors_of = references if shot.kind == "moving" else None
-        pixel = _most_changing_pixel(outputs["mcdenoise per frame"], references)
-        for method, images in outputs.items():
-            flips = ([flip_score(i, r)[0] for i, r in zip(images, references, strict=True)]
-                     if use_flip else [math.nan])
-            scores.append(ShotScore(
-                shot.scene, shot.spp, method, len(images), flicker(images, errors_of),
-                flicker(images, errors_of, COARSE),
-                float(np.mean([_psnr(i, r) for i, r in zip(images, references, strict=True)])),
-                float(np.mean(flips)), shot.kind, pixel, _trace(images, pixel),
-                _trace(references, pixel)))
-        if strips is not None:
-            save_strip(strips / f"{shot.scene}_{shot.kind}_{shot.spp:04d}spp.png", outputs,
-                       references)
+    for method, images in outputs.items():
+        flips = ([flip_score(i, r)[0] for i, r in zip(images, references, strict=True)]
+                 if use_flip else [math.nan])
+        scores.append(ShotScore(
+            shot.scene, shot.spp, method, len(images), flicker(images, errors_of),
+            flicker(images, errors_of, COARSE),
+            float(np.mean([_psnr(i, r) for i, r in zip(images, references, strict=True)])),
+            float(np.mean(flips)), shot.kind, pixel, _trace(images, pixel),
+            _trace(references, pixel)))
+    if strips is not None:
+        save_strip(strips / f"{shot.scene}_{shot.kind}_{shot.spp:04d}spp.png", outputs,
+                   references, changes)
     return scores
 
 
-def _most_changing_pixel(images: list[np.ndarray], references: list[np.ndarray]
-                         ) -> tuple[int, int]:
+def _error_changes(images: list[np.ndarray], references: list[np.ndarray]) -> np.ndarray:
+    """(H, W): mean absolute change of the tonemapped error between consecutive frames."""
     errors = np.stack([_tonemap(i) - _tonemap(r) for i, r in zip(images, references,
                                                                  strict=True)])
-    changes = np.abs(np.diff(errors, axis=0)).mean(axis=(0, 3))
-    row, col = np.unravel_index(int(np.argmax(changes)), changes.shape)
-    return int(row), int(col)
+    return np.abs(np.diff(errors, axis=0)).mean(axis=(0, 3))
 
 
 def _trace(images: list[np.ndarray], pixel: tuple[int, int]) -> list[float]:
@@ -194,15 +200,12 @@ def _trace(images: list[np.ndarray], pixel: tuple[int, int]) -> list[float]:
 
 
 def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],
-               references: list[np.ndarray], size: int = 96) -> None:
+               references: list[np.ndarray], changes: np.ndarray, size: int = 96) -> None:
     """A contact strip: one row per method, consecutive frames left to right, each row
-    closed by the (last frame's) reference, all cropped where mcdenoise's frame-by-frame
-    error changes most between frames, tonemapped."""
+    closed by the (last frame's) reference, all cropped where ``changes`` (H, W: how much
+    mcdenoise's frame-by-frame error changes, ``_error_changes``) is largest, tonemapped."""
     from mcdenoise.evaluate import save_png
 
-    errors = [_tonemap(f) - _tonemap(r) for f, r in zip(outputs["mcdenoise per frame"],
-                                                         references, strict=True)]
-    changes = np.abs(np.diff(np.stack(errors), axis=0)).mean(axis=(0, 3))
     height, width = changes.shape
     side = min(size, height, width)
     integral = np.pad(changes.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
