@@ -105,14 +105,27 @@ def animate(bpy: Any, scene: Any, frames: int, truck: float = TRUCK) -> None:
         view_layer.use_pass_vector = True
 
 
+def _render_frame(scene: Any, path: Path, frame: int, samples: int, seed: int) -> None:
+    """One frame of the animated scene to ``path``, atomically."""
+    from mcdenoise.atomic import remove_stale_temporaries, replacing
+    from mcdenoise.render.cycles import render_still
+
+    scene.frame_set(frame)
+    scene.cycles.samples, scene.cycles.seed = samples, seed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    with replacing(path) as temporary:
+        render_still(scene, temporary)
+
+
 def render_shot(job: Any) -> dict[str, Any]:
     """Render what is missing of one moving shot of a field scene (a RenderJob with
     ``shot_frames``: noisy frames at each of its spp, references at ``reference_spp``);
     its manifest entry."""
     import json
 
-    from mcdenoise.atomic import remove_stale_temporaries, replacing, write_text_atomic
-    from mcdenoise.render.cycles import import_bpy, render_still
+    from mcdenoise.atomic import write_text_atomic
+    from mcdenoise.render.cycles import import_bpy
     from mcdenoise.render.dataset import _prepare_scene, cycles_seed
 
     folder = Path(job.out) / job.scene
@@ -126,13 +139,8 @@ def render_shot(job: Any) -> dict[str, Any]:
     animate(bpy, scene, job.shot_frames)
     for path, count in missing:
         frame = parse_shot_file(path.name)[2]
-        scene.frame_set(frame)
-        scene.cycles.samples = count or job.reference_spp
-        scene.cycles.seed = cycles_seed("moving", job.scene, frame, count or "ref")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path)
-        with replacing(path) as temporary:
-            render_still(scene, temporary)
+        _render_frame(scene, path, frame, count or job.reference_spp,
+                      cycles_seed("moving", job.scene, frame, count or "ref"))
     entry = {"scene": job.scene, **description, "shot": "moving", "frames": job.shot_frames,
              "truck": TRUCK, "width": scene.render.resolution_x,
              "height": scene.render.resolution_y,
@@ -156,8 +164,8 @@ def render_training_shot(job: Any, radius: int = 2) -> dict[str, Any]:
     that seed; the seed alternates by frame) and ``_s001`` (the other seed's frame)."""
     import json
 
-    from mcdenoise.atomic import remove_stale_temporaries, replacing, write_text_atomic
-    from mcdenoise.render.cycles import import_bpy, render_still
+    from mcdenoise.atomic import write_text_atomic
+    from mcdenoise.render.cycles import import_bpy
     from mcdenoise.render.dataset import _prepare_scene, cycles_seed
 
     root = Path(job.out)
@@ -171,23 +179,18 @@ def render_training_shot(job: Any, radius: int = 2) -> dict[str, Any]:
         animate(bpy, scene, job.shot_frames)
         movers = move_objects(scene, job.shot_frames, cycles_seed("movers", job.scene))
         for path, count, seed, frame in missing:
-            scene.frame_set(frame)
-            scene.cycles.samples = count
-            scene.cycles.seed = cycles_seed(job.scene_seed, job.scene, count, seed, frame)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(path)
-            with replacing(path) as temporary:
-                render_still(scene, temporary)
+            _render_frame(scene, path, frame, count,
+                          cycles_seed(job.scene_seed, job.scene, count, seed, frame))
         entry = {"scene": job.scene, **description, "shot": "training", "moving": movers,
                  "frames": job.shot_frames, "truck": TRUCK,
                  "width": scene.render.resolution_x, "height": scene.render.resolution_y}
     else:
         entry = json.loads(record.read_text())
-    pairs = []
+    pairs, read = [], {}  # each raw frame read once for all the pairs that use it
     for count in job.spp:
         for frame in range(1, job.shot_frames + 1):
             pairs += write_training_pair(root, job.scene, count, frame, job.shot_frames,
-                                         radius)
+                                         radius, read)
     entry["renders"] = [{"file": str(p.relative_to(root)), "spp": count, "seed": seed,
                          "reference": False} for p, count, seed in pairs]
     write_text_atomic(record, json.dumps(entry, indent=1))
@@ -195,8 +198,10 @@ def render_training_shot(job: Any, radius: int = 2) -> dict[str, Any]:
 
 
 def write_training_pair(root: Path, scene: str, spp: int, frame: int, frames: int,
-                        radius: int = 2) -> list[tuple[Path, int, int]]:
-    """One frame's Noise2Noise pair of a training shot, unless already written."""
+                        radius: int = 2, read: dict | None = None
+                        ) -> list[tuple[Path, int, int]]:
+    """One frame's Noise2Noise pair of a training shot, unless already written. ``read``:
+    raw frames already read (path -> (ExrImage, Frame)), filled here."""
     import shutil
 
     from mcdenoise.atomic import replacing
@@ -210,14 +215,21 @@ def write_training_pair(root: Path, scene: str, spp: int, frame: int, frames: in
     if not (averaged.exists() and single.exists()):
         seed = frame % 2  # which seed is averaged alternates, so both serve as inputs
 
+        cache = {} if read is None else read
+
         def raw(which: int, number: int) -> Path:
             return root / scene / "frames" / f"{scene}_{spp:04d}spp_s{which:03d}.{number:04d}.exr"
 
-        image = read_exr(raw(seed, frame))
-        here = frame_from_image(image, None)
-        before, after = ([frame_from_image(read_exr(raw(seed, frame + step * k)), None)
-                          for k in range(1, radius + 1) if 1 <= frame + step * k <= frames]
-                         for step in (-1, 1))
+        def load(which: int, number: int):
+            path = raw(which, number)
+            if path not in cache:
+                image = read_exr(path)
+                cache[path] = image, frame_from_image(image, None)
+            return cache[path]
+
+        image, here = load(seed, frame)
+        before, after = ([load(seed, frame + step * k)[1] for k in range(1, radius + 1)
+                          if 1 <= frame + step * k <= frames] for step in (-1, 1))
         color, samples = accumulate(here, before, after)
         averaged.parent.mkdir(parents=True, exist_ok=True)
         with replacing(averaged) as temporary:
