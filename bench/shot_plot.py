@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 STYLES = {"noisy": ("0.6", ":"), "oidn": ("tab:orange", "-"),
-          "mcdenoise per frame": ("tab:blue", "--"), "mcdenoise sequence": ("tab:blue", "-")}
+          "mcdenoise per frame": ("tab:blue", "--"),
+          "mcdenoise sequence, no blend": ("tab:cyan", "-."), "mcdenoise sequence": ("tab:blue", "-")}
 
 
 def main() -> None:

@@ -55,7 +55,7 @@ def main() -> None:
     from mcdenoise.shots import Shot, score_shot
 
     denoiser = load_model(args.model, device="cpu")
-    print(f"{'scene':14} {'method':24} {'flicker':>8} {'PSNR':>7}")
+    print(f"{'scene':14} {'method':30} {'flicker':>8} {'PSNR':>7}")
     totals: dict[str, list[tuple[float, float]]] = {}
     for name in args.scenes.split(","):
         folder = Path(args.out) / name
@@ -69,11 +69,11 @@ def main() -> None:
         for score in score_shot(shot, denoiser, lambda f: oidn_denoise(f.color, f.albedo,
                                                                        f.normal), args.radius):
             totals.setdefault(score.method, []).append((score.flicker, score.psnr))
-            print(f"{name:14} {score.method:24} {score.flicker:8.4f} {score.psnr:7.2f}",
+            print(f"{name:14} {score.method:30} {score.flicker:8.4f} {score.psnr:7.2f}",
                   flush=True)
     for method, values in totals.items():
         flicker, psnr = np.mean(values, axis=0)
-        print(f"{'mean':14} {method:24} {flicker:8.4f} {psnr:7.2f}")
+        print(f"{'mean':14} {method:30} {flicker:8.4f} {psnr:7.2f}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,10 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
                    "aligned by the Vector pass where the files have it, before the network.")
 @click.option("--temporal-radius", type=click.IntRange(min=1, max=8), default=2,
               show_default=True, help="Neighbours on each side.")
+@click.option("--blend/--no-blend", default=True, show_default=True,
+              help="Sequences: also average each denoised frame with its neighbours' "
+                   "denoised frames where they show the same surface (halves the flicker "
+                   "of still shots; each output then waits for the frames 2 radius after it).")
 @click.option("--previous", multiple=True, type=click.Path(dir_okay=False), metavar="EXR",
               help="With one input: a frame before it in its shot, nearest first "
                    "(repeatable); it is then denoised as a sequence's frame is. Frame "
@@ -136,7 +140,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
             max_memory: str | None, layer: str | None, no_keep_noisy: bool,
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
             shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
-            temporal: bool, temporal_radius: int, previous: tuple[str, ...],
+            temporal: bool, temporal_radius: int, blend: bool, previous: tuple[str, ...],
             following: tuple[str, ...], dry_run: bool) -> None:
     """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
@@ -164,6 +168,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         sequence = {0: jobs[0].source, **{-k: Path(p) for k, p in enumerate(previous, 1)},
                     **{k: Path(p) for k, p in enumerate(following, 1)}}
         temporal_radius = max(len(previous), len(following))
+        blend = False  # the neighbours' own denoised frames would need their neighbours
     if noise is not None and kind != "ldr":
         raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "
                                "bring their own noise")
@@ -187,7 +192,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     options = DenoiseOptions(layer=layer, keep_noisy=not no_keep_noisy, overwrite=overwrite,
                              tile=tile, overlap=overlap, aovs=aovs, beauty_only=beauty_only,
                              add_noise=noise, noise_seed=noise_seed, temporal=temporal,
-                             temporal_radius=temporal_radius)
+                             temporal_radius=temporal_radius, blend=blend)
     options.max_memory = parse_memory(max_memory) or options.max_memory
     if dry_run:
         for job in jobs:

@@ -4,6 +4,7 @@ atomically; resume, shards, a line per file; frames of a shot with their neighbo
 from __future__ import annotations
 
 import logging
+import dataclasses
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class DenoiseOptions:
     aovs: tuple[str, ...] = ()  # AOV passes denoised too, with the beauty's features
     temporal: bool = True  # sequences: average each frame with its aligned neighbours first
     temporal_radius: int = 2  # ... this many frames on each side
+    blend: bool = True  # ... and then each denoised frame with its neighbours' (temporal.blend)
     beauty_only: bool = False  # write just the denoised beauty, as one-part RGBA
     add_noise: NoiseSpec | None = None  # LDR: corrupt the inputs, write clean|noisy|denoised
     noise_seed: int = 0
@@ -89,21 +91,21 @@ def job_status(job: Job, denoiser: Denoiser, overwrite: bool,
                          "(--overwrite replaces it)")
 
 
-def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
-                  neighbours: tuple = ((), ())):
-    """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept.
-    ``neighbours``: the previous and the following frames' ExrImages of a sequence, nearest
-    first (None for a missing one): each layer's beauty is then averaged with theirs where
-    they show the same surface, aligned by the motion vectors (temporal.py), before the
-    network."""
-    from mcdenoise.frame import (
-        aov_color,
-        find_oidn_siblings,
-        frame_from_image,
-        with_denoised,
-        with_denoised_aov,
-    )
-    from mcdenoise.passes import find_aov, list_layers
+@dataclass
+class LayerPass:
+    """One view layer of a frame through the network: its frame, the model that took it,
+    the denoised beauty (of the frame averaged with its aligned neighbours, in a sequence)
+    and how those neighbours land on it (temporal.Link)."""
+
+    layer: str
+    frame: object  # None once only the color is needed (a neighbour's pass)
+    used: Denoiser
+    color: np.ndarray
+    links: list = field(default_factory=list)
+
+
+def _layers(image, options: DenoiseOptions) -> list[str | None]:
+    from mcdenoise.passes import list_layers
 
     path = image.path or Path("<image>")
     layers = [options.layer] if options.layer is not None else list_layers(image) or [None]
@@ -112,26 +114,72 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
     if options.beauty_only and len(layers) > 1:
         raise McdenoiseError(f"{path}: --beauty-only writes one image; pick a view layer with "
                              f"--layer ({', '.join(layers)})")
-    attributes = {MODEL_ATTRIBUTE: denoiser.name, HASH_ATTRIBUTE: denoiser.digest}
+    return layers
+
+
+def first_pass(image, denoiser: Denoiser, options: DenoiseOptions,
+               neighbours: tuple = ((), ())) -> list[LayerPass]:
+    """Every view layer (or ``options.layer``) of an ExrImage through the network.
+    ``neighbours``: the previous and the following frames' ExrImages of a sequence, nearest
+    first (None for a missing one): each layer's beauty is then averaged with theirs where
+    they show the same surface, aligned by the motion vectors (temporal.py), before the
+    network."""
+    from mcdenoise.frame import find_oidn_siblings, frame_from_image
+
+    path = image.path or Path("<image>")
     extra = find_oidn_siblings(path) if image.path else {}
-    out = image
-    for layer in layers:
+    passes = []
+    for layer in _layers(image, options):
         frame = frame_from_image(image, layer, extra=extra)
         for note in frame.notes:
             log.warning("%s: %s", path, note)
         used = denoiser.for_frame(frame, path)
         log.debug("%s: layer '%s', %dx%d, buffers %s, model %s", path, frame.layer,
                   frame.width, frame.height, ", ".join(sorted(frame.sources)), used.name)
+        links = _links(frame, neighbours) if any(
+            n is not None for side in neighbours for n in side) else []
+        noisy = frame.color
+        if links:
+            from mcdenoise.temporal import accumulate
+
+            noisy, samples = accumulate(frame, links=links)
+            log.debug("%s: %.2f frames averaged per pixel", path, float(samples.mean()))
+        color = used.denoise(noisy, frame.albedo, frame.normal, frame.depth, options.tile,
+                             options.overlap, options.max_memory)
+        passes.append(LayerPass(frame.layer, frame, used, color, links))
+    return passes
+
+
+def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
+                  neighbours: tuple = ((), ()), passes: list[LayerPass] | None = None,
+                  blend_with: dict[int, list[LayerPass] | None] | None = None):
+    """Every view layer (or ``options.layer``) of an ExrImage denoised, all else kept.
+    ``neighbours``: as for ``first_pass`` (``passes``: its result, already computed).
+    ``blend_with``: the first passes of the frames around this one (offset -> passes, None
+    where there is none): each layer's denoised beauty is then averaged with theirs where
+    they show the same surface (temporal.blend)."""
+    from mcdenoise.frame import aov_color, with_denoised, with_denoised_aov
+    from mcdenoise.passes import find_aov
+
+    if passes is None:
+        passes = first_pass(image, denoiser, options, neighbours)
+    attributes = {MODEL_ATTRIBUTE: denoiser.name, HASH_ATTRIBUTE: denoiser.digest}
+    out = image
+    for layer_pass in passes:
+        frame, used, color = layer_pass.frame, layer_pass.used, layer_pass.color
         if used is not denoiser:  # the run's model choice still owns the output (resume)
             attributes["mcdenoise.fallback_model"] = used.name
-        features = (frame.albedo, frame.normal, frame.depth)
-        noisy = _accumulated(frame, neighbours, path) if any(
-            n is not None for side in neighbours for n in side) else frame.color
-        color = used.denoise(noisy, *features, options.tile, options.overlap,
-                             options.max_memory)
+        if blend_with and layer_pass.links:
+            from mcdenoise.temporal import blend
+
+            found = {offset: other.color for offset, others in blend_with.items()
+                     for other in others or () if other.layer == frame.layer
+                     and other.color.shape == color.shape}
+            color = blend(color, layer_pass.links, found)
         if options.beauty_only:
             return _beauty_image(image, frame, color, attributes)
         out = with_denoised(out, frame, color, options.keep_noisy, attributes)
+        features = (frame.albedo, frame.normal, frame.depth)
         for aov in options.aovs:
             source = find_aov(image, frame.layer, aov)
             color = used.denoise(aov_color(image, source), *features, options.tile,
@@ -140,11 +188,11 @@ def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
     return out
 
 
-def _accumulated(frame, neighbours: tuple, path: Path) -> np.ndarray:
-    """The frame's beauty averaged with its aligned neighbours' (temporal.accumulate); a
+def _links(frame, neighbours: tuple) -> list:
+    """How the neighbours' same layer lands on ``frame`` (temporal.link_neighbours); a
     neighbour of another size or without the layer is left out."""
     from mcdenoise.frame import frame_from_image
-    from mcdenoise.temporal import accumulate
+    from mcdenoise.temporal import link_neighbours
 
     def as_frame(image):
         if image is None or image.size != frame.image.size:
@@ -155,9 +203,7 @@ def _accumulated(frame, neighbours: tuple, path: Path) -> np.ndarray:
             return None
 
     before, after = ([as_frame(image) for image in side] for side in neighbours)
-    color, samples = accumulate(frame, before, after)
-    log.debug("%s: %.2f frames averaged per pixel", path, float(samples.mean()))
-    return color
+    return link_neighbours(frame, before, after)
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
@@ -192,12 +238,12 @@ def _read_or_none(path: Path):
 
 
 def _denoise_into(image, target: Path, denoiser: Denoiser, options: DenoiseOptions,
-                  neighbours: tuple = ((), ())) -> None:
-    """Denoise an ExrImage and write it to ``target`` atomically, clearing what a killed
-    earlier run left there."""
+                  neighbours: tuple = ((), ()), **blending) -> None:
+    """Denoise an ExrImage (``denoise_image``) and write it to ``target`` atomically,
+    clearing what a killed earlier run left there."""
     from mcdenoise.exr import write_exr
 
-    out = denoise_image(image, denoiser, options, neighbours)
+    out = denoise_image(image, denoiser, options, neighbours, **blending)
     make_output_folder(target)
     remove_stale_temporaries(target)
     write_exr(target, out)
@@ -303,11 +349,12 @@ def frame_sequence(jobs: list[Job]) -> dict[int, Path]:
 
 class _Reads:
     """Every input read once, by one reader thread, ahead of need: a frame and, for a
-    sequence, the frames within ``radius`` of it, kept only while still needed (memory:
-    2 radius + 2 frames)."""
+    sequence, the frames within ``reach`` of it, kept only while still needed (memory:
+    2 reach + 2 frames)."""
 
-    def __init__(self, executor, sequence: dict[int, Path], radius: int) -> None:
-        self.executor, self.sequence, self.radius = executor, sequence, radius
+    def __init__(self, executor, sequence: dict[int, Path], radius: int, reach: int) -> None:
+        self.executor, self.sequence = executor, sequence
+        self.radius, self.reach = radius, reach
         self.futures: dict[Path, object] = {}
 
     def _get(self, path: Path):
@@ -315,17 +362,19 @@ class _Reads:
             self.futures[path] = self.executor.submit(_read, path)
         return self.futures[path]
 
-    def _around(self, job: Job) -> list[list[Path | None]]:
-        if job.frame is None or not self.radius:
+    def _around(self, number: int | None, radius: int) -> list[list[Path | None]]:
+        if number is None or not radius:
             return [[], []]
-        steps = range(1, self.radius + 1)
-        return [[self.sequence.get(job.frame - k) for k in steps],
-                [self.sequence.get(job.frame + k) for k in steps]]
+        steps = range(1, radius + 1)
+        return [[self.sequence.get(number - k) for k in steps],
+                [self.sequence.get(number + k) for k in steps]]
 
     def ahead(self, jobs: list[Job]) -> None:
-        """Start reading these jobs' inputs and neighbours; forget every other file."""
+        """Start reading these jobs' inputs and the frames within reach; forget every
+        other file."""
         wanted = [job.source for job in jobs] + [p for job in jobs for side in
-                                                 self._around(job) for p in side if p]
+                                                 self._around(job.frame, self.reach)
+                                                 for p in side if p]
         for path in [p for p in self.futures if p not in wanted]:
             del self.futures[path]
         for path in wanted:
@@ -335,19 +384,64 @@ class _Reads:
     def image(self, job: Job):
         return self._get(job.source).result()
 
-    def neighbours(self, job: Job) -> tuple:
-        """(previous frames nearest first, following frames nearest first) as ExrImages,
-        None where a frame is missing or unreadable."""
-        found = []
-        for side in self._around(job):
-            images = []
-            for path in side:
+    def frame(self, number: int):
+        """Frame ``number`` of the sequence as an ExrImage; None where it is missing or
+        unreadable."""
+        path = self.sequence.get(number)
+        try:
+            return self._get(path).result() if path and path.exists() else None
+        except McdenoiseError:
+            return None
+
+    def neighbours(self, number: int | None) -> tuple:
+        """(previous frames nearest first, following frames nearest first) of frame
+        ``number`` as ExrImages, None where a frame is missing or unreadable."""
+        if number is None or not self.radius:
+            return ((), ())
+        steps = range(1, self.radius + 1)
+        return ([self.frame(number - k) for k in steps], [self.frame(number + k) for k in steps])
+
+
+class _FirstPasses:
+    """The first passes (``first_pass``: each frame averaged with its neighbours, through
+    the network) of a sequence's frames, each computed once and kept while a frame that
+    blends it is still to come: a frame's output blends the passes of the frames within
+    ``radius`` of it, its own included."""
+
+    def __init__(self, reads: _Reads, denoiser: Denoiser, options: DenoiseOptions,
+                 outputs: set[int]) -> None:
+        self.reads, self.denoiser, self.options = reads, denoiser, options
+        self.outputs = outputs  # frames this run writes: they keep their frame and links
+        self.passes: dict[int, list[LayerPass] | None] = {}
+
+    def get(self, number: int) -> list[LayerPass] | None:
+        if number not in self.passes:
+            image = self.reads.frame(number)
+            found = None
+            if image is not None:
                 try:
-                    images.append(self._get(path).result() if path and path.exists() else None)
-                except McdenoiseError:
-                    images.append(None)
-            found.append(images)
-        return tuple(found)
+                    found = first_pass(image, self.denoiser, self.options,
+                                       self.reads.neighbours(number))
+                except McdenoiseError:  # the frame's own turn says why, if it is one
+                    found = None
+            if found is not None and number not in self.outputs:
+                found = [dataclasses.replace(p, frame=None, links=[]) for p in found]
+            self.passes[number] = found
+        return self.passes[number]
+
+    def around(self, number: int) -> dict[int, list[LayerPass] | None]:
+        radius = self.options.temporal_radius
+        return {offset: self.get(number + offset) for offset in range(-radius, radius + 1)
+                if offset and number + offset in self.reads.sequence}
+
+    def done(self, number: int) -> None:
+        """Frame ``number`` is written: forget what no later frame needs."""
+        self.outputs.discard(number)
+        for kept in [n for n in self.passes if n <= number - self.options.temporal_radius]:
+            del self.passes[kept]
+        if self.passes.get(number):
+            self.passes[number] = [dataclasses.replace(p, frame=None, links=[])
+                                   for p in self.passes[number]]
 
 
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
@@ -393,8 +487,12 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
     temporal = (options.temporal and options.temporal_radius > 0 and options.add_noise is None
                 and len(sequence) > 1)
     bar = tqdm(total=len(todo), unit="frame", disable=not progress or len(todo) < 2)
+    radius = options.temporal_radius if temporal else 0
+    blending = temporal and options.blend
     with ThreadPoolExecutor(max_workers=1) as reader:
-        reads = _Reads(reader, sequence, options.temporal_radius if temporal else 0)
+        reads = _Reads(reader, sequence, radius, 2 * radius if blending else radius)
+        first = _FirstPasses(reads, denoiser, options, {job.frame for job in todo
+                                                        if job.frame is not None})
         for index, job in enumerate(todo):
             reads.ahead(todo[index:index + 2])  # this frame and the next, with neighbours
             started = time.perf_counter()
@@ -412,7 +510,17 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                         raise McdenoiseError(f"{job.source}: {image.size[0]}x{image.size[1]} "
                                              f"but the sequence is {size[0]}x{size[1]}")
                     size = size or image.size
-                    _denoise_into(image, job.target, denoiser, options, reads.neighbours(job))
+                    if blending and job.frame in sequence:
+                        passes = first.get(job.frame)
+                        if passes is None:  # unreadable: the frame's own read says why
+                            passes = first_pass(image, denoiser, options,
+                                                reads.neighbours(job.frame))
+                        _denoise_into(image, job.target, denoiser, options, passes=passes,
+                                      blend_with=first.around(job.frame))
+                        first.done(job.frame)
+                    else:
+                        _denoise_into(image, job.target, denoiser, options,
+                                      reads.neighbours(job.frame))
                 seconds = time.perf_counter() - started
                 summary.denoised.append((job, seconds))
                 if report:  # through the bar while it is drawn, so it is not torn

@@ -8,9 +8,10 @@ A **moving shot** (``mcdenoise render field --moving N``, render/moving.py) has 
 per frame; motion must not count as flicker, so there flicker is the mean absolute change of
 the error (tonemapped output minus tonemapped reference) between consecutive frames.
 Each method denoises every frame; quality is the mean per-frame PSNR (and FLIP) against the
-frame's reference. mcdenoise runs twice: frame by frame, and as a sequence (its neighbours
-aligned and averaged in, ``temporal.accumulate``), which is what ``mcdenoise denoise`` does
-with frame patterns.
+frame's reference. mcdenoise runs frame by frame, and as a sequence, as ``mcdenoise
+denoise`` does with frame patterns: each frame's neighbours aligned and averaged in before
+the network (``temporal.accumulate``; "no blend" stops there), then each denoised frame
+averaged with its neighbours' denoised frames (``temporal.blend``).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def score_shot(shot: Shot, denoiser, oidn: Callable | None = None, radius: int =
     function); with ``strips``, its contact strip there."""
     from mcdenoise.frame import load_beauty, load_frame
     from mcdenoise.metrics import flip as flip_score
-    from mcdenoise.temporal import accumulate
+    from mcdenoise.temporal import accumulate, blend, link_neighbours
 
     references = [load_beauty(p) for p in shot.references]
     if shot.kind == "still":
@@ -158,13 +159,18 @@ def score_shot(shot: Shot, denoiser, oidn: Callable | None = None, radius: int =
     outputs = {"noisy": [f.color for f in frames],
                "mcdenoise per frame": [denoiser.denoise(f.color, f.albedo, f.normal, f.depth)
                                        for f in frames]}
-    sequence = []
+    links, first = [], []  # what `mcdenoise denoise` does to a sequence: the first pass ...
     for i, frame in enumerate(frames):
         before = [frames[i - k] for k in range(1, radius + 1) if i - k >= 0]
         after = [frames[i + k] for k in range(1, radius + 1) if i + k < len(frames)]
-        color, _ = accumulate(frame, before, after)
-        sequence.append(denoiser.denoise(color, frame.albedo, frame.normal, frame.depth))
-    outputs["mcdenoise sequence"] = sequence
+        links.append(link_neighbours(frame, before, after))
+        color, _ = accumulate(frame, links=links[-1])
+        first.append(denoiser.denoise(color, frame.albedo, frame.normal, frame.depth))
+    outputs["mcdenoise sequence, no blend"] = first
+    outputs["mcdenoise sequence"] = [  # ... then each blended with its neighbours' (--blend)
+        blend(first[i], links[i], {k: first[i + k] for k in range(-radius, radius + 1)
+                                   if k and 0 <= i + k < len(frames)})
+        for i in range(len(frames))]
     if oidn is not None:
         outputs["oidn"] = [oidn(f) for f in frames]
     errors_of = references if shot.kind == "moving" else None
@@ -225,17 +231,17 @@ def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],
 
 def shot_table(scores: list[ShotScore]) -> str:
     """Per shot, then the means over shots per (spp, method)."""
-    lines = [f"{'shot':22} {'kind':6} {'spp':>4} {'method':20} {'frames':>6} {'flicker':>8} "
+    lines = [f"{'shot':22} {'kind':6} {'spp':>4} {'method':28} {'frames':>6} {'flicker':>8} "
              f"{'coarse':>8} {'PSNR (dB)':>9} {'FLIP':>7}"]
     groups: dict[tuple[str, int, str], list[ShotScore]] = {}
     for s in scores:
         groups.setdefault((s.kind, s.spp, s.method), []).append(s)
-        lines.append(f"{s.scene:22} {s.kind:6} {s.spp:4d} {s.method:20} {s.frames:6d} "
+        lines.append(f"{s.scene:22} {s.kind:6} {s.spp:4d} {s.method:28} {s.frames:6d} "
                      f"{s.flicker:8.4f} {s.coarse:8.4f} {s.psnr:9.2f} "
                      f"{_fmt_flip(s.flip):>7}")
     for (kind, count, method), group in groups.items():
         lines.append(f"{'mean of ' + str(len(group)) + ' shot(s)':22} {kind:6} {count:4d} "
-                     f"{method:20} {'':6} {np.mean([g.flicker for g in group]):8.4f} "
+                     f"{method:28} {'':6} {np.mean([g.flicker for g in group]):8.4f} "
                      f"{np.mean([g.coarse for g in group]):8.4f} "
                      f"{np.mean([g.psnr for g in group]):9.2f} "
                      f"{_fmt_flip(float(np.mean([g.flip for g in group]))):>7}")

@@ -23,12 +23,18 @@ import numpy as np
 # moving field shots, where a turning ball ghosted at 25 degrees and 0.1: docs/benchmarks.md)
 DEPTH_TOLERANCE = 0.05
 NORMAL_MIN_COSINE = 0.97
+BACKGROUND_NORMAL = 1e-3  # shorter normals are no surface (background); two of them agree
 ALBEDO_TOLERANCE = 0.05
 # ... and only where its shading agrees: local means (WINDOW x WINDOW) of tonemapped
 # luminance within SHADING_SIGMAS standard errors of each other, plus SHADING_FLOOR
 WINDOW = 7
 SHADING_SIGMAS = 1.5
 SHADING_FLOOR = 0.01
+# A denoised neighbour is blended in with weight ((1 - 2 fy)(1 - 2 fx)) ** SHARPNESS_POWER,
+# fy, fx the distance of its samples from whole pixels: sub-pixel bilinear sampling blurs
+# a sharp image (without it, the moving field shots lost up to 1.5 dB; with it, still
+# shots halve their flicker and moving ones keep their PSNR: docs/benchmarks.md)
+SHARPNESS_POWER = 4
 
 
 def offsets(vectors: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,23 +45,60 @@ def offsets(vectors: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray
     return vectors[..., 3], -vectors[..., 2]
 
 
+class Sampler:
+    """Bilinear sampling at (row + d_row, col + d_col) for every pixel of an (H, W) grid:
+    the corners and weights are found once and applied to any image of that size (a frame's
+    color, depth, normal and albedo, and later its denoised output). All-zero offsets (a
+    still shot) sample nothing: the image itself."""
+
+    def __init__(self, d_row: np.ndarray, d_col: np.ndarray) -> None:
+        height, width = d_row.shape
+        self.shape = (height, width)
+        self.still = not d_row.any() and not d_col.any()
+        if self.still:
+            self.inside = np.ones((height, width), bool)
+            return
+        rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+        y, x = rows + d_row, cols + d_col
+        self.inside = (y >= 0) & (y <= height - 1) & (x >= 0) & (x <= width - 1)
+        y, x = np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)
+        y0, x0 = np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)
+        y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+        fy, fx = (y - y0).ravel(), (x - x0).ravel()
+        self.corners = [(y0 * width + x0).ravel(), (y0 * width + x1).ravel(),
+                        (y1 * width + x0).ravel(), (y1 * width + x1).ravel()]
+        self.weights = [(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx]
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self.still:
+            return image
+        flat = image.reshape(self.shape[0] * self.shape[1], -1).astype(np.float32, copy=False)
+        total = np.take(flat, self.corners[0], axis=0)
+        total *= self.weights[0][:, None]
+        for corner, weight in zip(self.corners[1:], self.weights[1:], strict=True):
+            term = np.take(flat, corner, axis=0)
+            term *= weight[:, None]
+            total += term
+        return total.reshape(image.shape).astype(image.dtype, copy=False)
+
+    def sharpness(self) -> np.ndarray | None:
+        """(H, W) in [0, 1]: 1 where the samples fall on whole pixels, falling to 0 halfway
+        between them, where bilinear sampling blurs most (None: all whole pixels). A sharp
+        image (a denoised frame) is blended in only as far as it keeps its detail."""
+        if self.still:
+            return None
+        fy = self.weights[2] + self.weights[3]
+        fx = self.weights[1] + self.weights[3]
+        keep = (1 - 2 * np.minimum(fy, 1 - fy)) * (1 - 2 * np.minimum(fx, 1 - fx))
+        return (keep ** SHARPNESS_POWER).reshape(self.shape).astype(np.float32)
+
+
 def warp(image: np.ndarray, d_row: np.ndarray, d_col: np.ndarray
          ) -> tuple[np.ndarray, np.ndarray]:
     """Sample ``image`` (H, W) or (H, W, C) at (row + d_row, col + d_col), bilinearly;
     returns the warped image and where it was inside the frame (H, W) bool."""
-    height, width = image.shape[:2]
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
-    y, x = rows + d_row, cols + d_col
-    inside = (y >= 0) & (y <= height - 1) & (x >= 0) & (x <= width - 1)
-    y, x = np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)
-    y0, x0 = np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
-    fy, fx = y - y0, x - x0
-    if image.ndim == 3:
-        fy, fx = fy[..., None], fx[..., None]
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
-    return (top * (1 - fy) + bottom * fy).astype(image.dtype, copy=False), inside
+    sampler = Sampler(d_row, d_col)
+    return sampler(image), sampler.inside.copy()
 
 
 @dataclass
@@ -64,6 +107,17 @@ class Aligned:
 
     color: np.ndarray  # (H, W, 3)
     valid: np.ndarray  # (H, W) bool
+
+
+@dataclass
+class Link:
+    """Where a neighbour ``offset`` frames away (-2, -1, 1, 2, ...) lands on this frame:
+    the sampler that warps its images here and the pixels where it shows the same surface."""
+
+    offset: int
+    sampler: Sampler
+    valid: np.ndarray  # (H, W) bool
+    color: np.ndarray  # (H, W, 3): the neighbour's color, warped here
 
 
 def _steps(frame, chain: list, direction: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -77,8 +131,8 @@ def _steps(frame, chain: list, direction: int) -> list[tuple[np.ndarray, np.ndar
         if here.vectors is not None:
             step_row, step_col = offsets(here.vectors, direction)
             if here is not frame:  # this frame's vectors, read where the path has got to
-                step_row = warp(step_row, d_row, d_col)[0]
-                step_col = warp(step_col, d_row, d_col)[0]
+                sampler = Sampler(d_row, d_col)
+                step_row, step_col = sampler(step_row), sampler(step_col)
             d_row, d_col = d_row + step_row, d_col + step_col
         found.append((d_row.copy(), d_col.copy()))
         here = step
@@ -89,28 +143,65 @@ def align(frame, neighbour, direction: int, path: tuple | None = None) -> Aligne
     """``neighbour`` (a Frame ``direction`` frames away, -1 or +1) warped onto ``frame`` with
     ``frame``'s motion vectors (none: a still shot), valid where it shows the same surface.
     ``path``: precomputed (d_row, d_col) for a neighbour several frames away."""
+    link = _link(frame, neighbour, direction, path)
+    if link is None:
+        return Aligned(frame.color, np.zeros(frame.color.shape[:2], bool))
+    return Aligned(link.color, link.valid)
+
+
+def _link(frame, neighbour, offset: int, path: tuple | None = None,
+          shading: tuple | None = None) -> Link | None:
+    """``neighbour`` linked to ``frame`` (``shading``: the frame's ``_shading_stats``)."""
     height, width = frame.color.shape[:2]
     if neighbour.color.shape != frame.color.shape:
-        return Aligned(frame.color, np.zeros((height, width), bool))
+        return None
     if path is not None:
         d_row, d_col = path
     elif frame.vectors is not None:
-        d_row, d_col = offsets(frame.vectors, direction)
+        d_row, d_col = offsets(frame.vectors, 1 if offset > 0 else -1)
     else:
         d_row = d_col = np.zeros((height, width), np.float32)
-    color, valid = warp(neighbour.color, d_row, d_col)
-    checked = 0
-    for name, check in (("depth", _same_depth), ("normal", _same_normal),
-                        ("albedo", _same_albedo)):
-        mine, theirs = getattr(frame, name), getattr(neighbour, name)
-        if mine is not None and theirs is not None:
-            valid &= check(mine, warp(theirs, d_row, d_col)[0])
-            checked += 1
-    if not checked:  # nothing to tell a moved or hidden surface by: trust no pixel
+    sampler = Sampler(d_row, d_col)
+    checks = [(name, check) for name, check in (("depth", _same_depth),
+                                                ("normal", _same_normal),
+                                                ("albedo", _same_albedo))
+              if getattr(frame, name) is not None and getattr(neighbour, name) is not None]
+    # everything the tests read from the neighbour, warped in one pass
+    planes = [neighbour.color] + [getattr(neighbour, name).reshape(height, width, -1)
+                                  for name, _ in checks]
+    if sampler.still or len(planes) == 1:
+        warped_planes = [sampler(plane) for plane in planes]
+    else:
+        warped = sampler(np.concatenate(planes, axis=-1))
+        bounds = np.cumsum([plane.shape[-1] for plane in planes])[:-1]
+        warped_planes = np.split(warped, bounds, axis=-1)
+    color = warped_planes[0]
+    valid = sampler.inside.copy()
+    for (name, check), theirs in zip(checks, warped_planes[1:], strict=True):
+        valid &= check(getattr(frame, name), theirs if theirs.shape[-1] > 1 else theirs[..., 0])
+    if not checks:  # nothing to tell a moved or hidden surface by: trust no pixel
         valid[:] = False
     elif valid.any():
-        valid &= _same_shading(frame.color, color)
-    return Aligned(color, valid)
+        valid &= _same_shading(shading or _shading_stats(frame.color), _shading_stats(color))
+    return Link(offset, sampler, valid, color)
+
+
+def link_neighbours(frame, before: list | None = None, after: list | None = None
+                    ) -> list[Link]:
+    """How each neighbour lands on ``frame``. ``before`` / ``after``: the previous frames
+    nearest first (and the following ones), None where a sequence ends or a frame is missing
+    (the frames beyond it are not used)."""
+    links, shading = [], _shading_stats(frame.color)
+    for direction, side in ((-1, before or []), (1, after or [])):
+        chain = []
+        for neighbour in side:
+            if neighbour is None or neighbour.color.shape != frame.color.shape:
+                break
+            chain.append(neighbour)
+        for step, (neighbour, path) in enumerate(
+                zip(chain, _steps(frame, chain, direction), strict=True), start=1):
+            links.append(_link(frame, neighbour, direction * step, path, shading))
+    return links
 
 
 def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
@@ -129,17 +220,20 @@ def _luminance(color: np.ndarray) -> np.ndarray:
     return (x / (1.0 + x)) ** (1 / 2.2)
 
 
-def _same_shading(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
-    """Where two frames' local means of tonemapped luminance agree within their noise."""
-    means, errors = [], []
-    for color in (mine, theirs):
-        value = _luminance(color)
-        mean = _box_mean(value, WINDOW)
-        variance = np.maximum(_box_mean(value * value, WINDOW) - mean * mean, 0.0)
-        means.append(mean)
-        errors.append(variance / (WINDOW * WINDOW))
-    spread = SHADING_SIGMAS * np.sqrt(errors[0] + errors[1]) + SHADING_FLOOR
-    return np.abs(means[0] - means[1]) <= spread
+def _shading_stats(color: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local (WINDOW x WINDOW) means of tonemapped luminance and their squared standard
+    errors."""
+    value = _luminance(color)
+    mean = _box_mean(value, WINDOW)
+    variance = np.maximum(_box_mean(value * value, WINDOW) - mean * mean, 0.0)
+    return mean, variance / (WINDOW * WINDOW)
+
+
+def _same_shading(mine: tuple, theirs: tuple) -> np.ndarray:
+    """Where two frames' local means of tonemapped luminance (``_shading_stats``) agree
+    within their noise."""
+    spread = SHADING_SIGMAS * np.sqrt(mine[1] + theirs[1]) + SHADING_FLOOR
+    return np.abs(mine[0] - theirs[0]) <= spread
 
 
 def _same_depth(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -148,33 +242,52 @@ def _same_depth(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 
 
 def _same_normal(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
-    dot = np.sum(mine * theirs, axis=-1)
-    norms = np.linalg.norm(mine, axis=-1) * np.linalg.norm(theirs, axis=-1)
-    return dot >= NORMAL_MIN_COSINE * np.maximum(norms, 1e-6)
+    """Normals within NORMAL_MIN_COSINE, or both absent (Cycles writes a zero normal where
+    a ray leaves the scene: the sky, the world behind a window)."""
+    mine_length = np.sqrt(np.einsum("...c,...c->...", mine, mine))
+    their_length = np.sqrt(np.einsum("...c,...c->...", theirs, theirs))
+    dot = np.einsum("...c,...c->...", mine, theirs)
+    both_background = (mine_length < BACKGROUND_NORMAL) & (their_length < BACKGROUND_NORMAL)
+    return (dot >= NORMAL_MIN_COSINE * np.maximum(mine_length * their_length, 1e-6)) | (
+        both_background)
 
 
 def _same_albedo(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     return np.max(np.abs(mine - theirs), axis=-1) <= ALBEDO_TOLERANCE
 
 
-def accumulate(frame, before: list | None = None, after: list | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def accumulate(frame, before: list | None = None, after: list | None = None,
+               links: list[Link] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The frame's color averaged with its aligned neighbours where they show the same
     surface: more samples per pixel, and shared between consecutive frames, so the network
-    sees less noise and consecutive outputs agree. ``before`` / ``after``: the previous
-    frames nearest first (and the following ones), None where a sequence ends or a frame is
-    missing (the frames beyond it are not used). Returns (color (H, W, 3), samples (H, W):
-    how many frames each pixel averages)."""
-    total = frame.color.astype(np.float64).copy()
-    count = np.ones(frame.color.shape[:2], np.float64)
-    for direction, side in ((-1, before or []), (1, after or [])):
-        chain = []
-        for neighbour in side:
-            if neighbour is None or neighbour.color.shape != frame.color.shape:
-                break
-            chain.append(neighbour)
-        for neighbour, path in zip(chain, _steps(frame, chain, direction), strict=True):
-            aligned = align(frame, neighbour, direction, path)
-            total[aligned.valid] += aligned.color[aligned.valid]
-            count += aligned.valid
-    return (total / count[..., None]).astype(np.float32), count.astype(np.float32)
+    sees less noise and consecutive outputs agree. ``before`` / ``after`` as for
+    ``link_neighbours`` (``links``: already found). Returns (color (H, W, 3), samples
+    (H, W): how many frames each pixel averages)."""
+    if links is None:
+        links = link_neighbours(frame, before, after)
+    total = frame.color.astype(np.float32).copy()
+    count = np.ones(frame.color.shape[:2], np.float32)
+    for link in links:
+        total += np.where(link.valid[..., None], link.color, 0.0)
+        count += link.valid
+    return total / count[..., None], count
+
+
+def blend(denoised: np.ndarray, links: list[Link], neighbours: dict[int, np.ndarray]
+          ) -> np.ndarray:
+    """A denoised frame averaged with its neighbours' denoised frames (offset -> (H, W, 3))
+    where they show the same surface, each weighted by how sharply it lands here
+    (``Sampler.sharpness``). Consecutive outputs then share most of what they show: on
+    still shots the flicker left after ``accumulate`` halves again."""
+    total = denoised.astype(np.float32).copy()
+    count = np.ones(denoised.shape[:2], np.float32)
+    for link in links:
+        if link.offset not in neighbours or not link.valid.any():
+            continue
+        weight = link.valid.astype(np.float32)
+        sharpness = link.sampler.sharpness()
+        if sharpness is not None:
+            weight *= sharpness
+        total += link.sampler(neighbours[link.offset]) * weight[..., None]
+        count += weight
+    return total / count[..., None]

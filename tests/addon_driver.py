@@ -228,8 +228,10 @@ def auto_animation():
         noisy_kept=bool(np.abs(frame.color - noisy).max() < 1e-2),
         changed=bool(np.abs(combined(WORK / "anim_exr" / "denoised" / "frame_0002.exr")
                             - noisy).max() > 1e-2))
-    # each frame denoised with its neighbours, as `mcdenoise denoise frame_####.exr` does
-    for flag in ("--temporal", "--no-temporal"):
+    # each frame denoised with its neighbours' samples, as `mcdenoise denoise frame_####.exr
+    # --no-blend` does (the add-on denoises a frame as soon as its neighbours are written,
+    # before theirs are denoised)
+    for flag in ("--no-blend", "--no-temporal"):
         subprocess.run([EXECUTABLE, "denoise", str(WORK / "anim_exr" / "frame_####.exr"), "-o",
                         str(WORK / f"anim_cli{flag}" / "frame_####.exr"), "--device", "cpu",
                         flag], check=True, capture_output=True)
@@ -238,7 +240,7 @@ def auto_animation():
         return load_beauty(WORK / folder / f"frame_{frame:04d}.exr")
 
     out["exr_folder"]["vs_cli_sequence"] = max(float(np.abs(
-        beauty("anim_exr/denoised", k) - beauty("anim_cli--temporal", k)).max())
+        beauty("anim_exr/denoised", k) - beauty("anim_cli--no-blend", k)).max())
         for k in (1, 2, 3))
     out["exr_folder"]["vs_cli_single"] = float(np.abs(
         beauty("anim_exr/denoised", 2) - beauty("anim_cli--no-temporal", 2)).mean())

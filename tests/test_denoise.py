@@ -548,15 +548,15 @@ def test_sequences_are_denoised_with_their_neighbours_less_flicker_more_psnr(tmp
     from mcdenoise.frame import load_beauty
     from mcdenoise.metrics import tonemap
 
-    clean = _still_shot(tmp_path / "shot")
+    clean = _still_shot(tmp_path / "shot", frames=6)
     outputs = {}
-    for flag in ("--temporal", "--no-temporal"):
-        out = tmp_path / flag.strip("-")
+    for flags in (("--temporal",), ("--temporal", "--no-blend"), ("--no-temporal",)):
+        out = tmp_path / "-".join(flags)
         result = _cli("denoise", tmp_path / "shot" / "s.####.exr", "-o", out / "s.####.exr",
-                      flag, "--device", "cpu")
+                      *flags, "--device", "cpu")
         assert result.exit_code == 0, result.output
-        outputs[flag] = [tonemap(torch.from_numpy(load_beauty(out / f"s.{f:04d}.exr"))).numpy()
-                         for f in range(1, 6)]
+        outputs[flags[-1]] = [tonemap(torch.from_numpy(load_beauty(out / f"s.{f:04d}.exr"))
+                                      ).numpy() for f in range(1, 7)]
     target = tonemap(torch.from_numpy(clean)).numpy()
 
     def flicker(frames):
@@ -566,8 +566,34 @@ def test_sequences_are_denoised_with_their_neighbours_less_flicker_more_psnr(tmp
     def psnr(frames):
         return float(np.mean([-10 * np.log10(np.mean((f - target) ** 2)) for f in frames]))
 
-    assert flicker(outputs["--temporal"]) < 0.7 * flicker(outputs["--no-temporal"])
-    assert psnr(outputs["--temporal"]) > psnr(outputs["--no-temporal"]) + 1.0
+    # the neighbours' samples before the network, then their denoised frames after it
+    assert flicker(outputs["--no-blend"]) < 0.7 * flicker(outputs["--no-temporal"])
+    assert psnr(outputs["--no-blend"]) > psnr(outputs["--no-temporal"]) + 1.0
+    assert flicker(outputs["--temporal"]) < 0.7 * flicker(outputs["--no-blend"])
+    assert psnr(outputs["--temporal"]) > psnr(outputs["--no-blend"])
+
+
+def test_blended_frames_do_not_depend_on_shards_or_resume(tmp_path):
+    """A frame's output blends its neighbours' denoised frames, whoever writes them: two
+    shards, a resumed run and one whole run give the same frames."""
+    from mcdenoise.frame import load_beauty
+
+    _still_shot(tmp_path / "shot", frames=6)
+    pattern = tmp_path / "shot" / "s.####.exr"
+    assert _cli("denoise", pattern, "-o", tmp_path / "whole" / "s.####.exr").exit_code == 0
+    for shard in ("1/2", "2/2"):
+        result = _cli("denoise", pattern, "-o", tmp_path / "shards" / "s.####.exr",
+                      "--shard", shard)
+        assert result.exit_code == 0, result.output
+    assert _cli("denoise", pattern, "--frames", "2,5", "-o",
+                tmp_path / "resumed" / "s.####.exr").exit_code == 0
+    result = _cli("denoise", pattern, "-o", tmp_path / "resumed" / "s.####.exr")
+    assert result.exit_code == 0 and "4 of 6 frame(s) denoised" in result.output
+    for frame in range(1, 7):
+        whole = load_beauty(tmp_path / "whole" / f"s.{frame:04d}.exr")
+        for other in ("shards", "resumed"):
+            np.testing.assert_allclose(load_beauty(tmp_path / other / f"s.{frame:04d}.exr"),
+                                       whole, atol=1e-5, err_msg=f"{other}, frame {frame}")
 
 
 def test_a_folder_of_files_is_not_taken_for_a_shot(tmp_path):
@@ -598,7 +624,8 @@ def test_one_frame_of_a_shot_is_denoised_with_its_neighbours_on_disk(tmp_path):
 
 def test_named_neighbours_denoise_a_file_as_its_sequence_would(tmp_path):
     """--previous / --next (what the Blender add-on passes) and denoise_file's neighbour
-    paths give frame 3 exactly what the frame pattern gives it."""
+    paths give frame 3 exactly what the frame pattern gives it without blending (blending
+    needs the neighbours' own neighbours)."""
     import mcdenoise
     from mcdenoise.denoise import DenoiseOptions, denoise_file
     from mcdenoise.frame import load_beauty
@@ -606,7 +633,7 @@ def test_named_neighbours_denoise_a_file_as_its_sequence_would(tmp_path):
     _still_shot(tmp_path / "shot", frames=5)
     shot = tmp_path / "shot"
     result = _cli("denoise", shot / "s.####.exr", "--frames", "3", "-o",
-                  tmp_path / "pattern" / "s.####.exr", "--device", "cpu")
+                  tmp_path / "pattern" / "s.####.exr", "--device", "cpu", "--no-blend")
     assert result.exit_code == 0, result.output
     named = ["--previous", shot / "s.0002.exr", "--previous", shot / "s.0001.exr",
              "--next", shot / "s.0004.exr", "--next", shot / "s.0005.exr"]
