@@ -144,6 +144,7 @@ def first_pass(image, denoiser: Denoiser, options: DenoiseOptions,
 
             noisy, samples = accumulate(frame, links=links)
             log.debug("%s: %.2f frames averaged per pixel", path, float(samples.mean()))
+            links = [dataclasses.replace(link, color=None) for link in links]  # blend: no
         color = used.denoise(noisy, frame.albedo, frame.normal, frame.depth, options.tile,
                              options.overlap, options.max_memory)
         passes.append(LayerPass(frame.layer, frame, used, color, links))

@@ -32,9 +32,10 @@ SHADING_SIGMAS = 1.5
 SHADING_FLOOR = 0.01
 # A denoised neighbour is blended in with weight ((1 - 2 fy)(1 - 2 fx)) ** SHARPNESS_POWER,
 # fy, fx the distance of its samples from whole pixels: sub-pixel bilinear sampling blurs
-# a sharp image (without it, the moving field shots lost up to 1.5 dB; with it, still
-# shots halve their flicker and moving ones keep their PSNR: docs/benchmarks.md)
-SHARPNESS_POWER = 4
+# a sharp image. Without the weight the moving field shots lost up to 1.5 dB; with power 4,
+# motion_blur still lost 0.07 dB; with 8 every moving shot keeps its PSNR, and still shots
+# (whole pixels) are blended fully (chosen on those shots: docs/benchmarks.md)
+SHARPNESS_POWER = 8
 
 
 def offsets(vectors: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +69,11 @@ class Sampler:
         self.corners = [(y0 * width + x0).ravel(), (y0 * width + x1).ravel(),
                         (y1 * width + x0).ravel(), (y1 * width + x1).ravel()]
         self.weights = [(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx]
+
+    @classmethod
+    def identity(cls, shape: tuple[int, int]) -> Sampler:
+        zero = np.zeros(shape, np.float32)
+        return cls(zero, zero)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.still:
@@ -115,9 +121,14 @@ class Link:
     the sampler that warps its images here and the pixels where it shows the same surface."""
 
     offset: int
-    sampler: Sampler
+    path: tuple[np.ndarray, np.ndarray] | None  # (d_row, d_col) to it; None: a still shot
     valid: np.ndarray  # (H, W) bool
-    color: np.ndarray  # (H, W, 3): the neighbour's color, warped here
+    color: np.ndarray | None  # (H, W, 3): its color, warped here (None once averaged in)
+
+    def sampler(self) -> Sampler:
+        if self.path is None:
+            return Sampler.identity(self.valid.shape)
+        return Sampler(*self.path)
 
 
 def _steps(frame, chain: list, direction: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -183,7 +194,7 @@ def _link(frame, neighbour, offset: int, path: tuple | None = None,
         valid[:] = False
     elif valid.any():
         valid &= _same_shading(shading or _shading_stats(frame.color), _shading_stats(color))
-    return Link(offset, sampler, valid, color)
+    return Link(offset, None if sampler.still else (d_row, d_col), valid, color)
 
 
 def link_neighbours(frame, before: list | None = None, after: list | None = None
@@ -284,10 +295,11 @@ def blend(denoised: np.ndarray, links: list[Link], neighbours: dict[int, np.ndar
     for link in links:
         if link.offset not in neighbours or not link.valid.any():
             continue
+        sampler = link.sampler()
         weight = link.valid.astype(np.float32)
-        sharpness = link.sampler.sharpness()
+        sharpness = sampler.sharpness()
         if sharpness is not None:
             weight *= sharpness
-        total += link.sampler(neighbours[link.offset]) * weight[..., None]
+        total += sampler(neighbours[link.offset]) * weight[..., None]
         count += weight
     return total / count[..., None]

@@ -169,3 +169,39 @@ def test_two_steps_compose_the_vectors_of_each_frame():
     color, samples = accumulate(frames[2], [frames[1], frames[0]], [])
     assert (samples[:, 9:] == 3).all()  # (the shading test's window reaches 3 px further)
     np.testing.assert_allclose(color[:, 6:], frames[2].color[:, 6:], atol=1e-4)
+
+
+def test_blend_averages_whole_pixel_neighbours_and_spares_half_pixel_ones():
+    """A denoised neighbour is blended in fully where its samples land on whole pixels and
+    not at all halfway between them, where bilinear sampling would blur a sharp image."""
+    from mcdenoise.temporal import blend, link_neighbours
+
+    flat = np.ones((40, 50), np.float32)
+    for shift, expected_weight in ((1.0, 1.0), (1.5, 0.0)):
+        vectors = np.zeros((40, 50, 4), np.float32)
+        vectors[..., 0] = -shift  # the pixel was `shift` px to the left in the previous frame
+        here = _Frame(_pattern(), depth=flat.copy(), vectors=vectors)
+        previous = _Frame(_pattern(shift=-shift), depth=flat.copy())
+        links = link_neighbours(here, [previous], [])
+        inner = (slice(None), slice(8, None))  # away from the edge it came in over
+        assert links[0].valid[inner].all()
+        denoised = here.color.copy()
+        out = blend(denoised, links, {-1: np.full_like(denoised, 5.0)})
+        mixed = (out[inner] - denoised[inner]) / (5.0 - denoised[inner])
+        np.testing.assert_allclose(mixed, expected_weight / (1 + expected_weight), atol=1e-4)
+
+
+def test_background_pixels_of_two_frames_agree():
+    """Cycles writes zero normals where a ray leaves the scene (the sky): two such pixels
+    are the same background, not a normal mismatch."""
+    color = _pattern()
+    normal = np.zeros((40, 50, 3), np.float32)
+    normal[:20] = (0.0, 0.0, 1.0)  # a surface above, the sky below
+    depth = np.ones((40, 50), np.float32)
+    frame = _Frame(color, normal=normal, depth=depth)
+    aligned = align(frame, _Frame(color.copy(), normal=normal.copy(), depth=depth.copy()), -1)
+    assert aligned.valid.all()
+    turned = normal.copy()
+    turned[:20] = (1.0, 0.0, 0.0)
+    aligned = align(frame, _Frame(color.copy(), normal=turned, depth=depth.copy()), -1)
+    assert not aligned.valid[:20].any() and aligned.valid[20:].all()
