@@ -15,7 +15,8 @@ from pathlib import Path
 
 STYLES = {"noisy": ("0.6", ":"), "oidn": ("tab:orange", "-"),
           "mcdenoise per frame": ("tab:blue", "--"),
-          "mcdenoise sequence, no blend": ("tab:cyan", "-."), "mcdenoise sequence": ("tab:blue", "-")}
+          "mcdenoise sequence, no blend": ("tab:cyan", "-."),
+          "mcdenoise sequence": ("tab:blue", "-")}
 
 
 def main() -> None:

@@ -3,8 +3,8 @@ atomically; resume, shards, a line per file; frames of a shot with their neighbo
 
 from __future__ import annotations
 
-import logging
 import dataclasses
+import logging
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -144,7 +144,8 @@ def first_pass(image, denoiser: Denoiser, options: DenoiseOptions,
 
             noisy, samples = accumulate(frame, links=links)
             log.debug("%s: %.2f frames averaged per pixel", path, float(samples.mean()))
-            links = [dataclasses.replace(link, color=None) for link in links]  # blend: no
+            # the blend needs where the neighbours land, not their warped noisy colors
+            links = [dataclasses.replace(link, color=None) for link in links]
         color = used.denoise(noisy, frame.albedo, frame.normal, frame.depth, options.tile,
                              options.overlap, options.max_memory)
         passes.append(LayerPass(frame.layer, frame, used, color, links))
