@@ -3,7 +3,7 @@ against as a sequence (neighbours aligned and averaged in, then the denoised fra
 the default), side by side in one farm-bench call.
 
     python bench/sequence_speed.py [--size 1080p] [--frames 6] [--out /tmp/sequence-speed]
-                                   [--runs 3] [--threads N]
+                                   [--runs 3] [--warmup 1] [--threads N]
 
 The shot is made here, no render needed: the shipped sample render tiled up to the size,
 panned by (0.4, 0.7) px a frame (so every neighbour is warped, bilinearly, and composing two
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--out", default="/tmp/sequence-speed")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
@@ -95,7 +96,8 @@ def main() -> None:
     single = mcdenoise + ["-o", str(out / "single" / "shot.####.exr"), "--no-temporal"]
     print(f"{args.frames} frames at {args.size}: A = as a sequence, B = frame by frame",
           flush=True)
-    subprocess.run(["farm-bench", "-n", str(args.runs), "--warmup", "1", "--timeout", "3600",
+    subprocess.run(["farm-bench", "-n", str(args.runs), "--warmup", str(args.warmup),
+                    "--timeout", "3600",
                     "--vs", " ".join(single), "--", *sequence], check=True)
 
 
