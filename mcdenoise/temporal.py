@@ -117,8 +117,9 @@ class Aligned:
 
 @dataclass
 class Link:
-    """Where a neighbour ``offset`` frames away (-2, -1, 1, 2, ...) lands on this frame:
-    the sampler that warps its images here and the pixels where it shows the same surface."""
+    """Where a neighbour ``offset`` frames away (-2, -1, 1, 2, ...) lands on this frame: the
+    offsets to its pixels (``sampler()`` warps its images here) and the pixels where it shows
+    the same surface."""
 
     offset: int
     path: tuple[np.ndarray, np.ndarray] | None  # (d_row, d_col) to it; None: a still shot
