@@ -39,6 +39,11 @@ class Request:
     keep_noisy: bool = True
     previous: tuple[str, ...] = ()  # frames before this one in its shot, nearest first
     following: tuple[str, ...] = ()  # and after it: it is denoised with them
+    # the blend: this frame's first pass (what a request with the neighbours above wrote)
+    # and its neighbours', nearest first; the output blends them, no network runs
+    denoised: str = ""
+    previous_denoised: tuple[str, ...] = ()
+    following_denoised: tuple[str, ...] = ()
 
     def arguments(self) -> list[str]:
         """The ``mcdenoise`` command-line arguments for this request."""
@@ -51,7 +56,11 @@ class Request:
             args.append("--beauty-only")
         if not self.keep_noisy:
             args.append("--no-keep-noisy")
-        for option, paths in (("--previous", self.previous), ("--next", self.following)):
+        if self.denoised:
+            args += ["--denoised", self.denoised]
+        for option, paths in (("--previous", self.previous), ("--next", self.following),
+                              ("--previous-denoised", self.previous_denoised),
+                              ("--next-denoised", self.following_denoised)):
             for path in paths:
                 args += [option, path]
         return args
@@ -220,7 +229,8 @@ def _denoise_here(request: Request, runtime: str = "torch") -> None:
     options = DenoiseOptions(layer=request.layer or None, keep_noisy=request.keep_noisy,
                              overwrite=True, beauty_only=request.beauty_only)
     denoise_file(request.source, request.target, denoiser, options, request.previous,
-                 request.following)
+                 request.following, request.denoised or None, request.previous_denoised,
+                 request.following_denoised)
 
 
 class Backend:

@@ -30,6 +30,9 @@ class RENDER_PT_mcdenoise(bpy.types.Panel):
         if config.animation_output == "FOLDER":
             layout.prop(config, "folder")
         layout.prop(config, "use_neighbours")
+        row = layout.row()
+        row.active = config.use_neighbours
+        row.prop(config, "use_blend")
         layout.prop(config, "keep_noisy")
         missing = [v.name for v in scene.view_layers if not v.cycles.denoising_store_passes]
         if missing:

@@ -81,6 +81,12 @@ class MCDENOISE_SceneSettings(bpy.types.PropertyGroup):
                     "the two before and after it, aligned by the Vector pass, so that the "
                     "denoised animation does not flicker (each frame waits until the two "
                     "after it are written)")
+    use_blend: BoolProperty(
+        name="Blend denoised frames", default=True,
+        description="With neighbouring frames: also average each denoised frame with its "
+                    "neighbours' denoised frames where they show the same surface, as "
+                    "'mcdenoise denoise' does for a frame sequence (less flicker; each frame "
+                    "then waits until the four after it are written)")
     keep_noisy: BoolProperty(name="Keep noisy beauty", default=True,
                              description="Keep the noisy beauty as 'Noisy Image' in EXR output")
 

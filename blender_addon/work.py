@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import os
 import shutil
 import sys
@@ -44,12 +45,38 @@ class _State:
         self.finished = 0  # items finished since the queue was last empty
         self.frames_written = 0  # frames written by the render job now running
         self.rendering = False  # a render job runs: queued frames wait for render_complete
-        # the render job's multilayer frames denoised with their neighbours: in the order
-        # written, how many have been handed on, the job's number
-        self.shot: list[FrameItem] = []
-        self.released = 0
-        self.shot_id = 0
+        self.shot = Shot()  # the render job's frames denoised with their neighbours
         self.held: list[FrameItem] = []  # denoised, waiting to replace a frame still needed
+
+
+class Shot:
+    """The multilayer EXR frames one render job writes, each denoised with ``NEIGHBOURS``
+    frames on either side, as ``mcdenoise denoise`` does a frame sequence. A frame's first
+    pass (its samples averaged with its neighbours', through the network) goes once the
+    frames after it are written. With the blend, that pass is written into this shot's
+    folder, and the frame's output (its first pass averaged with its neighbours' first
+    passes; no network) goes once those exist."""
+
+    def __init__(self) -> None:
+        self.frames: list[FrameItem] = []  # in the order written
+        self.released = 0  # first passes handed on
+        self.first_ended: set[int] = set()  # ... and ended (written or failed)
+        self.first_ready = 0  # every first pass before this index has ended
+        self.blended = 0  # outputs handed on to blend
+        self.blends_ended = 0
+        self.ended = False  # the render job is over: no more frames come
+        self.cancelled = False
+        self._folder: str | None = None
+
+    def first_pass(self, index: int) -> str:
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="mcdenoise-shot-")
+        return os.path.join(self._folder, f"first_{index:06d}.exr")
+
+    def close(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 STATE = _State()
@@ -288,12 +315,15 @@ class FrameItem(Item):
         self.target = self.path if self.replace else os.path.join(folder, config.folder, name)
         image_settings = scene.render.image_settings
         self.multilayer = image_settings.file_format == "OPEN_EXR_MULTILAYER"
-        # a frame of a shot: its place there and its neighbours' files, nearest first
+        # a frame of a shot: the shot, its place there, its neighbours' places, nearest first
         self.in_shot = self.multilayer and config.use_neighbours
-        self.shot_id, self.index = STATE.shot_id, 0
-        self.previous: tuple[str, ...] = ()
-        self.following: tuple[str, ...] = ()
+        self.stage = "first" if self.in_shot and config.use_blend else "frame"  # or "blend"
+        self.shot: Shot | None = None
+        self.index = 0
+        self.before: tuple[int, ...] = ()
+        self.after: tuple[int, ...] = ()
         self.held = False
+        self._ended = False
         if scene.render.is_movie_format:
             raise UserError("movie output cannot be denoised frame by frame: render the "
                             "animation to image files (multilayer EXR keeps every pass)")
@@ -306,21 +336,43 @@ class FrameItem(Item):
         if self.multilayer:
             if not os.path.isfile(self.path):
                 raise UserError(f"{self.path}: the frame was not written")
+            shot = self.shot
+            neighbours = {"previous": tuple(shot.frames[k].path for k in self.before),
+                          "following": tuple(shot.frames[k].path for k in self.after)
+                          } if shot else {}
+            if self.stage == "first":  # the network's pass, for this frame and its neighbours
+                self.request = self._request(self.path, shot.first_pass(self.index),
+                                             keep_noisy=False, **neighbours)
+                return super().prepare()
+            if self.stage == "blend":
+                neighbours.update(
+                    denoised=shot.first_pass(self.index),
+                    previous_denoised=tuple(shot.first_pass(k) for k in self.before),
+                    following_denoised=tuple(shot.first_pass(k) for k in self.after))
             name = os.path.basename(self.path)
             target = (os.path.join(os.path.dirname(self.path), f".mcdenoise-{name}")
                       if self.replace else self.target)
             self.request = self._request(self.path, target, keep_noisy=self.keep_noisy,
-                                         previous=self.previous, following=self.following)
+                                         **neighbours)
         else:
             self._from_render_result()
         super().prepare()
 
+    def for_blend(self) -> FrameItem:
+        """The second step of this frame, once its neighbours' first passes are written."""
+        item = copy.copy(self)
+        item.stage, item._workdir, item.request = "blend", None, None
+        item.prepared = item.held = item._ended = False
+        return item
+
     def finish(self) -> str:
+        if self.stage == "first":
+            return f"frame {self.frame} denoised, to be blended with its neighbours"
         if self.multilayer:
             if self.replace and self.in_shot:  # the frames after it read it as a neighbour
                 self.held = True
                 STATE.held.append(self)
-                replace_held(self.shot_id, self.index - NEIGHBOURS)
+                replace_held(self.shot, self.index - NEIGHBOURS)
             elif self.replace:
                 os.replace(self.request.target, self.path)
         else:
@@ -332,17 +384,24 @@ class FrameItem(Item):
         return f"frame {self.frame} denoised: {self.target}"
 
     def cleanup(self) -> None:
-        if self.multilayer and self.replace and self.request is not None and not self.held:
+        if (self.multilayer and self.replace and self.request is not None and not self.held
+                and self.stage != "first"):
             with contextlib.suppress(OSError):
                 os.remove(self.request.target)
         super().cleanup()
+        if not self._ended and self.shot is not None:  # written or failed: the shot goes on
+            self._ended = True
+            if self.stage == "first":
+                first_pass_ended(self.shot, self.index)
+            elif self.stage == "blend":
+                blend_ended(self.shot, self.index)
 
 
-def replace_held(shot_id: int | None = None, upto: int = 0) -> None:
-    """Replace the frames whose denoised versions were held back: those of shot ``shot_id``
-    up to index ``upto`` (no frame still to be denoised reads them), or all (None)."""
+def replace_held(shot: Shot | None = None, upto: int = 0) -> None:
+    """Replace the frames whose denoised versions were held back: those of ``shot`` up to
+    index ``upto`` (no frame still to be denoised reads them), or all (None)."""
     for item in list(STATE.held):
-        if shot_id is not None and (item.shot_id != shot_id or item.index > upto):
+        if shot is not None and (item.shot is not shot or item.index > upto):
             continue
         STATE.held.remove(item)
         item.held = False
@@ -353,27 +412,66 @@ def replace_held(shot_id: int | None = None, upto: int = 0) -> None:
             item.cleanup()
 
 
-def release_shot(written: int | None = None) -> None:
+def release_first(shot: Shot) -> None:
     """Hand on the shot's frames whose ``NEIGHBOURS`` following frames are written (all of
-    them when the render has ended: ``written`` None), each with its neighbours' files."""
-    shot = STATE.shot
-    last = len(shot) if written is None else written - NEIGHBOURS
-    while STATE.released < last:
-        index = STATE.released
-        STATE.released += 1
-        item = shot[index]
-        item.index = index
-        item.previous = tuple(shot[k].path for k in range(index - 1, index - NEIGHBOURS - 1, -1)
-                              if k >= 0)
-        item.following = tuple(shot[k].path for k in range(index + 1, index + NEIGHBOURS + 1)
-                               if k < len(shot))
-        try:
-            item.prepare()
-        except UserError as exc:
+    them once the render has ended), each with its neighbours' places."""
+    frames = shot.frames
+    last = len(frames) if shot.ended else len(frames) - NEIGHBOURS
+    while shot.released < last and not shot.cancelled:
+        index = shot.released
+        shot.released += 1
+        item = frames[index]
+        item.before = tuple(k for k in range(index - 1, index - NEIGHBOURS - 1, -1) if k >= 0)
+        item.after = tuple(k for k in range(index + 1, index + NEIGHBOURS + 1)
+                           if k < len(frames))
+        _prepare_and_submit(item)
+
+
+def first_pass_ended(shot: Shot, index: int) -> None:
+    shot.first_ended.add(index)
+    while shot.first_ready in shot.first_ended:
+        shot.first_ready += 1
+    release_blends(shot)
+
+
+def release_blends(shot: Shot) -> None:
+    """Hand on the blends of the shot's frames whose neighbours' first passes have ended
+    (those after them within ``NEIGHBOURS``, as far as the shot goes)."""
+    frames = shot.frames
+    while shot.blended < len(frames) and not shot.cancelled:
+        index = shot.blended
+        needed = index + NEIGHBOURS
+        if shot.ended:
+            needed = min(needed, len(frames) - 1)
+        if shot.first_ready <= needed:
+            return
+        shot.blended += 1
+        item = frames[index].for_blend()
+        if not os.path.isfile(shot.first_pass(index)):  # its first pass failed, and said why
             item.cleanup()
-            _report(f"frame {item.frame}: {exc}")
             continue
-        submit(item)
+        _prepare_and_submit(item)
+
+
+def blend_ended(shot: Shot, index: int) -> None:
+    """No later blend reads the first pass ``NEIGHBOURS`` before this frame's; the shot's
+    folder goes with its last blend."""
+    shot.blends_ended += 1
+    if index >= NEIGHBOURS:
+        with contextlib.suppress(OSError):
+            os.remove(shot.first_pass(index - NEIGHBOURS))
+    if shot.ended and shot.blends_ended == len(shot.frames):
+        shot.close()
+
+
+def _prepare_and_submit(item: FrameItem) -> None:
+    try:
+        item.prepare()
+    except UserError as exc:
+        item.cleanup()
+        _report(f"frame {item.frame}: {exc}")
+        return
+    submit(item)
 
 
 # --- running items ------------------------------------------------------------------------------
@@ -481,6 +579,11 @@ def tick():
 
 
 def cancel_all() -> None:
+    shots = {id(item.shot): item.shot for item in [STATE.current, *STATE.queue]
+             if item is not None and getattr(item, "shot", None) is not None}
+    shots = [STATE.shot, *shots.values()]
+    for shot in shots:  # nothing more is handed on
+        shot.cancelled = True
     if STATE.task is not None:
         STATE.task.cancel()
     for item in [STATE.current, *STATE.queue]:
@@ -489,7 +592,9 @@ def cancel_all() -> None:
     STATE.queue.clear()
     STATE.current = STATE.task = None
     STATE.message = ""
-    STATE.shot, STATE.released = [], 0
+    for shot in shots:
+        shot.close()
+    STATE.shot = Shot()
     replace_held()  # what is denoised is kept
 
 
@@ -499,8 +604,7 @@ def cancel_all() -> None:
 def on_render_init(scene, *args) -> None:
     STATE.frames_written = 0
     STATE.rendering = True
-    STATE.shot, STATE.released = [], 0
-    STATE.shot_id += 1
+    STATE.shot = Shot()
 
 
 @persistent
@@ -512,7 +616,9 @@ def on_render_cancel(scene, *args) -> None:
 def _end_shot() -> None:
     """The render ended: the frames still waiting for neighbours go with those they have."""
     try:
-        release_shot()
+        STATE.shot.ended = True
+        release_first(STATE.shot)
+        release_blends(STATE.shot)
         if bpy.app.background:  # all denoised by now (no timer runs)
             replace_held()
     except Exception as exc:  # a handler must never raise into Blender
@@ -528,8 +634,9 @@ def on_render_write(scene, *args) -> None:
         STATE.frames_written += 1
         item = FrameItem(scene, scene.frame_current)
         if item.in_shot:  # denoised once the frames after it are written too
-            STATE.shot.append(item)
-            release_shot(len(STATE.shot))
+            item.shot, item.index = STATE.shot, len(STATE.shot.frames)
+            STATE.shot.frames.append(item)
+            release_first(STATE.shot)
             return
         try:
             item.prepare()

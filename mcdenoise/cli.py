@@ -133,6 +133,17 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 @click.option("--next", "following", multiple=True, type=click.Path(dir_okay=False),
               metavar="EXR", help="With one input: a frame after it, nearest first "
                                   "(repeatable).")
+@click.option("--denoised", type=click.Path(exists=True, dir_okay=False), metavar="EXR",
+              help="With --previous/--next: what --no-blend wrote for this frame with them; "
+                   "it is blended with --previous-denoised / --next-denoised instead of "
+                   "being denoised again.")
+@click.option("--previous-denoised", multiple=True, type=click.Path(dir_okay=False),
+              metavar="EXR", help="What --no-blend wrote for a --previous frame, in the "
+              "same order (repeatable): the output blends them as a sequence's frame does "
+              "(a missing one is left out).")
+@click.option("--next-denoised", "following_denoised", multiple=True,
+              type=click.Path(dir_okay=False), metavar="EXR",
+              help="... and for a --next frame.")
 @click.option("--dry-run", is_flag=True, help="List what would be done.")
 def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, model: str | None,
             device: str, precision: str, backend: str, tile: int | None,
@@ -141,7 +152,9 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
             aovs: tuple[str, ...], beauty_only: bool, overwrite: bool, threads: int | None,
             shard: str | None, shard_order: str, add_noise: str | None, noise_seed: int,
             temporal: bool, temporal_radius: int, blend: bool, previous: tuple[str, ...],
-            following: tuple[str, ...], dry_run: bool) -> None:
+            following: tuple[str, ...], denoised: str | None,
+            previous_denoised: tuple[str, ...], following_denoised: tuple[str, ...],
+            dry_run: bool) -> None:
     """Denoise EXR renders (single files or whole sequences; every other layer is kept), or
     PNG / JPEG / TIFF images with a model trained on LDR noise (by default the bundled
     gaussian-noise model)."""
@@ -161,6 +174,7 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     # every frame of the shot on disk: a shard (or --frames) reads its frames' neighbours
     sequence = {**frame_sequence(jobs), **sequence_on_disk(list(inputs))}
     kind = input_kind(jobs)
+    first_passes = None  # frame -> its first pass on disk (--denoised and the like)
     if previous or following:  # one frame and the neighbours named for it
         if len(jobs) != 1 or kind == "ldr":
             raise click.UsageError("--previous and --next go with one EXR input")
@@ -168,7 +182,19 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
         sequence = {0: jobs[0].source, **{-k: Path(p) for k, p in enumerate(previous, 1)},
                     **{k: Path(p) for k, p in enumerate(following, 1)}}
         temporal_radius = max(len(previous), len(following))
-        blend = False  # the neighbours' own denoised frames would need their neighbours
+        if len(previous_denoised) > len(previous) or len(following_denoised) > len(following):
+            raise click.UsageError("--previous-denoised / --next-denoised name more frames "
+                                   "than --previous / --next")
+        # the blend needs the neighbours' first passes (and those their own neighbours):
+        # only with the ones named
+        named = {**{-k: Path(p) for k, p in enumerate(previous_denoised, 1)},
+                 **{k: Path(p) for k, p in enumerate(following_denoised, 1)}}
+        if denoised:
+            named[0] = Path(denoised)
+        blend, first_passes = bool(named), named or None
+    elif denoised or previous_denoised or following_denoised:
+        raise click.UsageError("--denoised, --previous-denoised and --next-denoised go with "
+                               "--previous / --next")
     if noise is not None and kind != "ldr":
         raise click.UsageError("--add-noise corrupts PNG / JPEG / TIFF images; EXR renders "
                                "bring their own noise")
@@ -207,7 +233,8 @@ def denoise(inputs: tuple[str, ...], output: str | None, frames: str | None, mod
     log.info("model %s (%s) on %s, %s", denoiser.name, denoiser.digest, denoiser.device,
              denoiser.precision)
     summary = denoise_jobs(jobs, denoiser, options, scores=scores,
-                           report=None if quiet else click.echo, sequence=sequence)
+                           report=None if quiet else click.echo, sequence=sequence,
+                           denoised=first_passes)
     failures, missing = summary.failures, summary.missing
     if len(scores) > 1:
         click.echo(f"mean PSNR over {len(scores)} image(s): noisy "

@@ -152,6 +152,35 @@ def first_pass(image, denoiser: Denoiser, options: DenoiseOptions,
     return passes
 
 
+def passes_from_file(denoised, denoiser: Denoiser, options: DenoiseOptions, image=None,
+                     neighbours: tuple = ((), ())) -> list[LayerPass]:
+    """A frame's first passes read back from ``denoised`` (an ExrImage that a run without
+    the blend wrote for it: ``first_pass``'s colors) instead of run through the network
+    again. With ``image`` (the frame itself), each layer keeps its frame and how
+    ``neighbours`` land on it, as ``first_pass`` gives them; without, only the colors (a
+    neighbour's passes, for ``denoise_image``'s ``blend_with``)."""
+    from mcdenoise.frame import beauty_of, frame_from_image
+    from mcdenoise.passes import find_buffers
+
+    passes = []
+    for layer in _layers(image if image is not None else denoised, options):
+        if image is None:
+            chosen = find_buffers(denoised, layer)[0]
+            passes.append(LayerPass(chosen, None, denoiser, beauty_of(denoised, chosen)))
+            continue
+        frame = frame_from_image(image, layer)
+        color = beauty_of(denoised, frame.layer)
+        if color.shape != frame.color.shape:
+            raise McdenoiseError(f"{denoised.path}: {color.shape[1]}x{color.shape[0]} but "
+                                 f"{image.path} is {frame.width}x{frame.height}")
+        links = _links(frame, neighbours) if any(
+            n is not None for side in neighbours for n in side) else []
+        links = [dataclasses.replace(link, color=None) for link in links]
+        used = denoiser.for_frame(frame, image.path or Path("<image>"))
+        passes.append(LayerPass(frame.layer, frame, used, color, links))
+    return passes
+
+
 def denoise_image(image, denoiser: Denoiser, options: DenoiseOptions,
                   neighbours: tuple = ((), ()), passes: list[LayerPass] | None = None,
                   blend_with: dict[int, list[LayerPass] | None] | None = None):
@@ -210,11 +239,15 @@ def _links(frame, neighbours: tuple) -> list:
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser: Denoiser,
                  options: DenoiseOptions | None = None, previous: tuple = (),
-                 following: tuple = ()) -> Path:
+                 following: tuple = (), denoised: str | os.PathLike | None = None,
+                 previous_denoised: tuple = (), following_denoised: tuple = ()) -> Path:
     """One EXR denoised into another, written atomically (what the Blender add-on calls).
     ``previous`` / ``following``: the paths of the frames before and after it in its shot,
     nearest first; with ``options.temporal`` it is denoised with them as a sequence's frame
-    is (a missing or unreadable one is left out)."""
+    is (a missing or unreadable one is left out), without the blend. The blend needs the
+    neighbours' own first passes: ``previous_denoised`` / ``following_denoised`` name what
+    a call without them wrote for those frames, and ``denoised`` this frame's (the network
+    then does not run again); the output is then what a whole sequence's run gives."""
     from mcdenoise.exr import read_exr
 
     options = options or DenoiseOptions()
@@ -222,12 +255,32 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike, denoiser:
     if target.resolve() == source.resolve():
         raise McdenoiseError(f"{target}: the output would overwrite its input")
     image = read_exr(source)
-    neighbours = ((), ())
+    neighbours: tuple = ((), ())
+    blending: dict = {}
     if options.temporal:
         neighbours = tuple([_read_or_none(Path(p)) for p in side] for side in (previous,
                                                                                following))
-    _denoise_into(image, target, denoiser, options, neighbours)
+        named = {**{-k: p for k, p in enumerate(previous_denoised, 1)},
+                 **{k: p for k, p in enumerate(following_denoised, 1)}}
+        if named:
+            blending["blend_with"] = {offset: _neighbour_passes(Path(path), denoiser, options)
+                                      for offset, path in named.items()}
+        if denoised is not None:
+            blending["passes"] = passes_from_file(read_exr(Path(denoised)), denoiser, options,
+                                                  image, neighbours)
+    _denoise_into(image, target, denoiser, options, neighbours, **blending)
     return target
+
+
+def _neighbour_passes(path: Path, denoiser: Denoiser, options: DenoiseOptions
+                      ) -> list[LayerPass] | None:
+    """A neighbour's first passes from the file a run without the blend wrote for it (only
+    their colors); None where it is missing or unreadable: the frame blends without it."""
+    denoised = _read_or_none(Path(path))
+    try:
+        return None if denoised is None else passes_from_file(denoised, denoiser, options)
+    except McdenoiseError:
+        return None
 
 
 def _read_or_none(path: Path):
@@ -411,16 +464,34 @@ class _FirstPasses:
     ``radius`` of it, its own included."""
 
     def __init__(self, reads: _Reads, denoiser: Denoiser, options: DenoiseOptions,
-                 outputs: set[int]) -> None:
+                 outputs: set[int], on_disk: dict[int, Path] | None = None) -> None:
         self.reads, self.denoiser, self.options = reads, denoiser, options
         self.outputs = outputs  # frames this run writes: they keep their frame and links
         self.passes: dict[int, list[LayerPass] | None] = {}
+        # first passes written before (frame -> file); with it, the others are not computed
+        self.on_disk = on_disk
+
+    def _read(self, number: int) -> list[LayerPass] | None:
+        """Frame ``number``'s first passes from its file in ``on_disk``; None where that
+        file is missing or unreadable (the frame's neighbours blend without it)."""
+        if number not in self.outputs:
+            return _neighbour_passes(self.on_disk[number], self.denoiser, self.options)
+        denoised = _read_or_none(self.on_disk[number])
+        image = self.reads.frame(number)
+        if denoised is None:
+            return None
+        return None if image is None else passes_from_file(
+            denoised, self.denoiser, self.options, image, self.reads.neighbours(number))
 
     def get(self, number: int) -> list[LayerPass] | None:
         if number not in self.passes:
             image = self.reads.frame(number)
             found = None
-            if image is not None:
+            if self.on_disk is not None and number in self.on_disk:
+                found = self._read(number)
+            elif self.on_disk is not None and number not in self.outputs:
+                found = None  # a neighbour named without its first pass: not blended
+            elif image is not None:
                 try:
                     found = first_pass(image, self.denoiser, self.options,
                                        self.reads.neighbours(number))
@@ -448,14 +519,17 @@ class _FirstPasses:
 
 def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
                  progress: bool = True, scores: list[tuple[Job, float, float]] | None = None,
-                 report=None, sequence: dict[int, Path] | None = None) -> RunSummary:
+                 report=None, sequence: dict[int, Path] | None = None,
+                 denoised: dict[int, Path] | None = None) -> RunSummary:
     """Denoise a sequence (EXRs, or LDR images with an LDR model), reading the next file
     while this one is denoised. A failing frame is reported (on stderr, when there are
     several) and skipped. ``report(line)`` hears one line per file written or skipped.
     With ``options.add_noise``, each strip's (job, noisy PSNR, denoised PSNR) is appended
     to ``scores``. With ``options.temporal``, each EXR frame of a sequence is denoised with
     its neighbours (``sequence``: every frame number's input, this shard's or not; by
-    default the jobs' own)."""
+    default the jobs' own). ``denoised``: first passes already written (frame number -> what
+    a run without the blend wrote for it): the blend reads them instead of running the
+    network, and leaves out the neighbours not named there."""
     import sys
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -492,9 +566,10 @@ def denoise_jobs(jobs: list[Job], denoiser: Denoiser, options: DenoiseOptions,
     radius = options.temporal_radius if temporal else 0
     blending = temporal and options.blend
     with ThreadPoolExecutor(max_workers=1) as reader:
-        reads = _Reads(reader, sequence, radius, 2 * radius if blending else radius)
+        reach = 2 * radius if blending and denoised is None else radius
+        reads = _Reads(reader, sequence, radius, reach)
         first = _FirstPasses(reads, denoiser, options, {job.frame for job in todo
-                                                        if job.frame is not None})
+                                                        if job.frame is not None}, denoised)
         for index, job in enumerate(todo):
             reads.ahead(todo[index:index + 2])  # this frame and the next, with neighbours
             started = time.perf_counter()

@@ -199,8 +199,12 @@ def load_beauty(path: str | os.PathLike, layer: str | None = None,
     a denoised file (a ``Noisy Image`` beside ``Combined``) that is the denoised Combined,
     not the noisy copy that ``load_frame`` hands to a denoiser; an explicit
     ``overrides['color']`` is taken as given."""
-    path = Path(path)
-    image = read_exr(path)
+    return beauty_of(read_exr(Path(path)), layer, overrides)
+
+
+def beauty_of(image: ExrImage, layer: str | None = None,
+              overrides: Mapping[str, str] | None = None) -> np.ndarray:
+    """``load_beauty`` of an image already read."""
     chosen, sources = find_buffers(image, layer, overrides)
     source = sources["color"]
     if "color" not in (overrides or {}):
@@ -211,7 +215,7 @@ def load_beauty(path: str | os.PathLike, layer: str | None = None,
     notes: list[str] = []
     color = _sanitise("beauty", color, notes, clamp_negative=True, limit=ABSURD["beauty"])
     for note in notes:
-        log.warning("%s: %s", path, note)
+        log.warning("%s: %s", image.path or "<image>", note)
     return color
 
 

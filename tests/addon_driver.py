@@ -216,6 +216,47 @@ def animate(scene, folder: str, multilayer: bool, output: str) -> dict:
             "last_error": work().STATE.last_error}
 
 
+def shot_folders() -> list[str]:
+    """The add-on's temporary shot folders (first passes) left in the temp folder."""
+    import tempfile
+
+    return sorted(p.name for p in Path(tempfile.gettempdir()).glob("mcdenoise-shot-*"))
+
+
+def interface_shot(scene) -> dict:
+    """The interface's path for a shot, on the frames in anim_exr: frames handed to the
+    shot as a render job writes them, work queued (as without ``-b``) and the timer called
+    until the queue is empty; the external executable runs each step."""
+    prefs().mode, prefs().executable = "EXTERNAL", EXECUTABLE
+    scene.mcdenoise.folder = "denoised_ui"
+    queued = work().submit
+    work().submit = work().STATE.queue.append  # what submit does in the interface
+    try:
+        work().on_render_init(scene)
+        for frame in (1, 2, 3):
+            item = work().FrameItem(scene, frame)
+            item.shot, item.index = work().STATE.shot, frame - 1
+            work().STATE.shot.frames.append(item)
+            work().release_first(work().STATE.shot)
+        waiting_while_rendering = len(work().STATE.queue)  # frame 1: 2 and 3 are written
+        work().STATE.rendering = False
+        work()._end_shot()
+        labels, polls = [], 0
+        while polls < 4000 and (work().STATE.task is not None or work().STATE.queue):
+            work().tick()
+            polls += 1
+            if work().STATE.current is not None:
+                labels.append((work().STATE.current.frame, work().STATE.current.stage))
+            time.sleep(0.05)
+    finally:
+        work().submit = queued
+        scene.mcdenoise.folder = "denoised"
+        prefs().mode = "IN_PROCESS"
+    return {"waiting_while_rendering": waiting_while_rendering,
+            "steps": list(dict.fromkeys(labels)), "last_error": work().STATE.last_error,
+            "shot_folders": shot_folders()}
+
+
 @scenario
 def auto_animation():
     scene = bpy.context.scene
@@ -228,10 +269,10 @@ def auto_animation():
         noisy_kept=bool(np.abs(frame.color - noisy).max() < 1e-2),
         changed=bool(np.abs(combined(WORK / "anim_exr" / "denoised" / "frame_0002.exr")
                             - noisy).max() > 1e-2))
-    # each frame denoised with its neighbours' samples, as `mcdenoise denoise frame_####.exr
-    # --no-blend` does (the add-on denoises a frame as soon as its neighbours are written,
-    # before theirs are denoised)
-    for flag in ("--no-blend", "--no-temporal"):
+    # each frame denoised as `mcdenoise denoise frame_####.exr` does the sequence (the
+    # add-on denoises a frame once its neighbours are written, blends it once theirs are
+    # denoised); without the blend, as --no-blend does
+    for flag in ("--blend", "--no-blend", "--no-temporal"):
         subprocess.run([EXECUTABLE, "denoise", str(WORK / "anim_exr" / "frame_####.exr"), "-o",
                         str(WORK / f"anim_cli{flag}" / "frame_####.exr"), "--device", "cpu",
                         flag], check=True, capture_output=True)
@@ -239,11 +280,24 @@ def auto_animation():
     def beauty(folder: str, frame: int) -> np.ndarray:
         return load_beauty(WORK / folder / f"frame_{frame:04d}.exr")
 
-    out["exr_folder"]["vs_cli_sequence"] = max(float(np.abs(
-        beauty("anim_exr/denoised", k) - beauty("anim_cli--no-blend", k)).max())
-        for k in (1, 2, 3))
+    def apart(folder: str, other: str) -> float:
+        """Largest difference over the three frames, relative to the value (the add-on's
+        first passes are half floats, as the frames are)."""
+        return max(float((np.abs(beauty(folder, k) - beauty(other, k))
+                          / (np.abs(beauty(other, k)) + 1e-2)).max()) for k in (1, 2, 3))
+
+    out["exr_folder"]["vs_cli_sequence"] = apart("anim_exr/denoised", "anim_cli--blend")
+    out["exr_folder"]["vs_cli_no_blend"] = apart("anim_exr/denoised", "anim_cli--no-blend")
     out["exr_folder"]["vs_cli_single"] = float(np.abs(
         beauty("anim_exr/denoised", 2) - beauty("anim_cli--no-temporal", 2)).mean())
+    out["exr_folder"]["shot_folders"] = shot_folders()
+    out["interface"] = interface_shot(scene)
+    out["interface"]["vs_cli_sequence"] = apart("anim_exr/denoised_ui", "anim_cli--blend")
+    scene.mcdenoise.use_blend = False
+    out["exr_no_blend"] = animate(scene, "anim_noblend", True, "FOLDER")
+    out["exr_no_blend"]["vs_cli_no_blend"] = apart("anim_noblend/denoised",
+                                                   "anim_cli--no-blend")
+    scene.mcdenoise.use_blend = True
     out["png_folder"] = animate(scene, "anim_png", False, "FOLDER")
     out["exr_replace"] = animate(scene, "anim_replace", True, "REPLACE")
     replaced = load_frame(WORK / "anim_replace" / "frame_0001.exr")
@@ -251,8 +305,8 @@ def auto_animation():
     out["exr_replace"]["layers"] = sorted({n.split(".")[1] for _, n in
                                            replaced.image.channel_names() if "." in n})
     # replaced only once no later frame needs it as a neighbour: the same result as FOLDER
-    out["exr_replace"]["vs_folder"] = max(float(np.abs(
-        beauty("anim_replace", k) - beauty("anim_exr/denoised", k)).max()) for k in (1, 2, 3))
+    out["exr_replace"]["vs_folder"] = apart("anim_replace", "anim_exr/denoised")
+    out["exr_replace"]["shot_folders"] = shot_folders()
     out["exr_replace"]["leftovers"] = sorted(p.name for p in (WORK / "anim_replace").iterdir()
                                              if not p.name.startswith("frame_"))
     for view_layer in scene.view_layers:

@@ -61,6 +61,12 @@ def test_request_arguments():
                                    "ViewLayer", "--beauty-only", "--no-keep-noisy"]
     assert bridge.Request("a.exr", "b.exr").arguments() == [
         "denoise", "a.exr", "-o", "b.exr", "--device", "auto", "--overwrite"]
+    blend = bridge.Request("2.exr", "o.exr", previous=("1.exr",), following=("3.exr",),
+                           denoised="d2.exr", previous_denoised=("d1.exr",),
+                           following_denoised=("d3.exr",))
+    assert blend.arguments()[7:] == ["--denoised", "d2.exr", "--previous", "1.exr", "--next",
+                                     "3.exr", "--previous-denoised", "d1.exr",
+                                     "--next-denoised", "d3.exr"]
 
 
 def test_choose_backend(tmp_path, monkeypatch):
@@ -199,15 +205,28 @@ def test_auto_denoise_animation_frames(blender_run):
     assert exr["rendered"] == frames and exr["denoised"] == frames and not exr["last_error"]
     assert "Noisy Image" in exr["layers"] and "Denoising Albedo" in exr["layers"]
     assert exr["noisy_kept"] and exr["changed"]
-    # with its neighbours: what the CLI gives the frame pattern, unlike frame by frame
-    assert exr["vs_cli_sequence"] < 1e-3 and exr["vs_cli_single"] > 1e-3
+    # with its neighbours and the blend: what the CLI gives the frame pattern (to half
+    # float rounding), unlike --no-blend or frame by frame
+    assert exr["vs_cli_sequence"] < 2e-3 and exr["vs_cli_no_blend"] > 1e-2
+    assert exr["vs_cli_single"] > 1e-3 and exr["shot_folders"] == []
+    # the interface's queue: each frame's first pass, each blend once the first passes
+    # after it exist, through the external executable
+    ui = result["interface"]
+    assert ui["waiting_while_rendering"] == 1 and not ui["last_error"]
+    assert ui["steps"] == [[1, "first"], [2, "first"], [3, "first"], [1, "blend"],
+                           [2, "blend"], [3, "blend"]]
+    assert ui["vs_cli_sequence"] < 2e-3 and ui["shot_folders"] == []
+    no_blend = result["exr_no_blend"]
+    assert no_blend["denoised"] == frames and not no_blend["last_error"]
+    assert no_blend["vs_cli_no_blend"] < 2e-3
     png = result["png_folder"]
     assert png["denoised"] == [f.replace(".exr", ".png") for f in frames]
     assert not png["last_error"]
     replaced = result["exr_replace"]
     assert replaced["rendered"] == frames and replaced["denoised"] == []
     assert "Noisy Image" in replaced["layers"] and not replaced["last_error"]
-    assert replaced["vs_folder"] < 1e-3 and replaced["leftovers"] == []
+    assert replaced["vs_folder"] < 2e-3 and replaced["leftovers"] == []
+    assert replaced["shot_folders"] == []
 
 
 @pytest.mark.blender

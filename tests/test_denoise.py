@@ -653,3 +653,70 @@ def test_named_neighbours_denoise_a_file_as_its_sequence_would(tmp_path):
     both = _cli("denoise", shot / "s.0003.exr", shot / "s.0004.exr", "-o", f"{tmp_path}/o/",
                 "--previous", shot / "s.0002.exr")
     assert both.exit_code == 2 and "--previous and --next go with one EXR input" in both.output
+
+
+def test_first_passes_on_disk_blend_a_file_as_its_sequence_would(tmp_path, monkeypatch):
+    """Frame by frame, as the Blender add-on works while a shot renders: each frame's first
+    pass (--previous / --next, no blend) is written, then --denoised with the neighbours'
+    --previous-denoised / --next-denoised blends them: frame 4 is what the whole frame
+    pattern gives it, and the network does not run again."""
+    import mcdenoise
+    from mcdenoise.denoise import denoise_file
+    from mcdenoise.frame import load_beauty
+
+    shot = tmp_path / "shot"
+    _still_shot(shot, frames=7)
+    assert _cli("denoise", shot / "s.####.exr", "-o", tmp_path / "whole" / "s.####.exr",
+                "--device", "cpu").exit_code == 0
+
+    def frame(k, folder=shot):
+        return folder / f"s.{k:04d}.exr"
+
+    def around(k, option="", folder=shot):
+        return [x for j in (k - 1, k - 2) if j >= 1 for x in (f"--previous{option}",
+                                                                frame(j, folder))] + [
+            x for j in (k + 1, k + 2) if j <= 7 for x in (f"--next{option}", frame(j, folder))]
+
+    for k in range(2, 7):
+        result = _cli("denoise", frame(k), "-o", frame(k, tmp_path / "first"), *around(k),
+                      "--device", "cpu")
+        assert result.exit_code == 0, result.output
+    result = _cli("denoise", frame(4), "-o", tmp_path / "blended.exr", *around(4),
+                  "--denoised", frame(4, tmp_path / "first"),
+                  *around(4, "-denoised", tmp_path / "first"), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    whole = load_beauty(frame(4, tmp_path / "whole"))
+    first = load_beauty(frame(4, tmp_path / "first"))
+    np.testing.assert_allclose(load_beauty(tmp_path / "blended.exr"), whole, atol=1e-5)
+    assert np.abs(first - whole).mean() > 1e-4  # the blend changed it
+
+    denoiser = mcdenoise.load_model(device="cpu")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network ran")
+
+    monkeypatch.setattr(denoiser, "denoise", no_network)
+    firsts = [frame(k, tmp_path / "first") for k in (3, 2, 5, 6)]
+    denoise_file(frame(4), tmp_path / "api.exr", denoiser, previous=[frame(3), frame(2)],
+                 following=[frame(5), frame(6)], denoised=frame(4, tmp_path / "first"),
+                 previous_denoised=firsts[:2], following_denoised=firsts[2:])
+    np.testing.assert_allclose(load_beauty(tmp_path / "api.exr"), whole, atol=1e-5)
+    # a neighbour's first pass that is missing is left out of the blend
+    denoise_file(frame(4), tmp_path / "partial.exr", denoiser, previous=[frame(3), frame(2)],
+                 following=[frame(5), frame(6)], denoised=frame(4, tmp_path / "first"),
+                 previous_denoised=[firsts[0], tmp_path / "gone.exr"])
+    partial = load_beauty(tmp_path / "partial.exr")
+    assert np.abs(partial - whole).mean() > 1e-5 and np.abs(partial - first).mean() > 1e-5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--previous", "{shot}/s.0001.exr", "--next-denoised", "{shot}/s.0003.exr"],
+     "name more frames than --previous / --next"),
+    (["--denoised", "{shot}/s.0001.exr"], "go with --previous / --next"),
+])
+def test_first_passes_on_disk_bad_invocations(tmp_path, args, message):
+    shot = tmp_path / "shot"
+    _still_shot(shot, frames=3)
+    result = _cli("denoise", shot / "s.0002.exr", "-o", tmp_path / "o.exr",
+                  *[a.format(shot=shot) for a in args])
+    assert result.exit_code == 2 and message in result.output
