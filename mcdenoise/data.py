@@ -92,8 +92,10 @@ def make_pairs(scenes: dict[str, list[Render]], target: str, spp: Sequence[int] 
     """(input, target) pairs: the input is a noisy render at one of ``spp`` (all if empty); the
     target another seed at the same spp, or at one of ``target_spp`` when given (noisy), the
     reference (clean), or both. Targets always come from another seed: renders with one seed
-    may share their first samples whatever their spp, so their noise need not be independent."""
-    pairs = []
+    may share their first samples whatever their spp, so their noise need not be independent.
+    A scene without a pair is left out with a warning (a set still rendering has some); with
+    none anywhere, the first one's problem is the error."""
+    pairs, lacking = [], []
     for scene, renders in scenes.items():
         noisy = [r for r in renders if r.seed >= 0]
         inputs = [r for r in noisy if not spp or r.spp in spp]
@@ -112,8 +114,13 @@ def make_pairs(scenes: dict[str, list[Render]], target: str, spp: Sequence[int] 
             need = (two if target == "noisy"
                     else "a reference <scene>_ref.exr" if target == "clean"
                     else f"{two} or a reference")
-            raise DataError(f"scene '{scene}' has no training pair ({names}): it needs {need}")
+            lacking.append(f"scene '{scene}' has no training pair ({names}): it needs {need}")
         pairs += found
+    if not pairs and lacking:
+        raise DataError(lacking[0])
+    if lacking:
+        log.warning("%d of %d scenes left out (still rendering?): %s", len(lacking),
+                    len(scenes), lacking[0] + (" ..." if len(lacking) > 1 else ""))
     return pairs
 
 

@@ -295,3 +295,15 @@ def test_several_data_folders_train_together_and_names_must_differ(tmp_path):
         path.rename(path.with_name(path.name.replace("scene00", "other")))
     scenes = find_renders(f"{tmp_path / 'a'}, {tmp_path / 'b'}")
     assert sorted(scenes) == ["other", "scene00", "scene01"]
+
+
+def test_a_scene_without_a_pair_is_left_out_while_others_train(tmp_path, caplog):
+    """A set still rendering has scenes with one seed so far: they wait, the rest trains."""
+    for scene, seeds in (("a", (0, 1)), ("b", (0,))):
+        for seed in seeds:
+            _write_render(tmp_path / scene / f"{scene}_0004spp_s{seed:03d}.exr",
+                          np.ones((24, 24, 3), np.float32))
+    with caplog.at_level("WARNING"):
+        pairs = make_pairs(find_renders(tmp_path), "noisy")
+    assert {a.scene for a, _ in pairs} == {"a"}
+    assert "1 of 2 scenes left out" in caplog.text and "scene 'b'" in caplog.text
