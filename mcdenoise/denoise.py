@@ -476,12 +476,11 @@ class _FirstPasses:
         file is missing or unreadable (the frame's neighbours blend without it)."""
         if number not in self.outputs:
             return _neighbour_passes(self.on_disk[number], self.denoiser, self.options)
-        denoised = _read_or_none(self.on_disk[number])
-        image = self.reads.frame(number)
-        if denoised is None:
+        denoised, image = _read_or_none(self.on_disk[number]), self.reads.frame(number)
+        if denoised is None or image is None:
             return None
-        return None if image is None else passes_from_file(
-            denoised, self.denoiser, self.options, image, self.reads.neighbours(number))
+        return passes_from_file(denoised, self.denoiser, self.options, image,
+                                self.reads.neighbours(number))
 
     def get(self, number: int) -> list[LayerPass] | None:
         if number not in self.passes:
