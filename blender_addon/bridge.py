@@ -15,6 +15,7 @@ EXR out) and gets a ``Task`` it can poll from a timer or wait on.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -77,12 +78,19 @@ class Task:
     def wait(self) -> None:
         raise NotImplementedError
 
-    def cancel(self) -> None:
-        """Stop waiting for the result (a thread finishes on its own, a process is killed)."""
+    def cancel(self, then=None) -> None:
+        """Stop waiting for the result (a thread finishes on its own, a process is killed).
+        ``then`` (removing what the work writes into) runs once the work has stopped: at
+        once for a process, when its work returns for a thread."""
+        if then is not None:
+            then()
 
 
 class ThreadTask(Task):
     def __init__(self, work) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._then = None  # what cancel asked to run once the work has stopped
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
                                         name="mcdenoise")
         self._thread.start()
@@ -92,6 +100,22 @@ class ThreadTask(Task):
             work()
         except Exception as exc:  # reported in Blender's interface, never raised there
             self.error = _one_line(str(exc)) or type(exc).__name__
+        finally:
+            with self._lock:
+                self._stopped = True
+                then, self._then = self._then, None
+            if then is not None:
+                with contextlib.suppress(Exception):
+                    then()
+
+    def cancel(self, then=None) -> None:
+        """A thread cannot be stopped: ``then`` waits for its work to return."""
+        with self._lock:
+            if not self._stopped:
+                self._then = then
+                return
+        if then is not None:
+            then()
 
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -121,11 +145,12 @@ class ProcessTask(Task):
     def wait(self) -> None:
         self._finish(self._process.wait())
 
-    def cancel(self) -> None:
+    def cancel(self, then=None) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
         self._finish(self._process.returncode)
+        super().cancel(then)
 
     def _finish(self, code: int) -> None:
         if self._log.closed:

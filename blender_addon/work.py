@@ -584,16 +584,24 @@ def cancel_all() -> None:
     shots = [STATE.shot, *shots.values()]
     for shot in shots:  # nothing more is handed on
         shot.cancelled = True
-    if STATE.task is not None:
-        STATE.task.cancel()
-    for item in [STATE.current, *STATE.queue]:
-        if item is not None:
-            item.cleanup()
+    for item in STATE.queue:
+        item.cleanup()
+    current = STATE.current
+
+    def remove() -> None:
+        """What the running item writes into: its folder and the shots' first passes."""
+        if current is not None:
+            current.cleanup()
+        for shot in shots:
+            shot.close()
+
+    if STATE.task is not None:  # an in-process item still writes until its thread ends
+        STATE.task.cancel(then=remove)
+    else:
+        remove()
     STATE.queue.clear()
     STATE.current = STATE.task = None
     STATE.message = ""
-    for shot in shots:
-        shot.close()
     STATE.shot = Shot()
     replace_held()  # what is denoised is kept
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -314,6 +315,52 @@ def auto_animation():
     out["no_passes"] = animate(scene, "anim_nopasses", True, "FOLDER")
     scene.mcdenoise.auto_denoise = False
     return out
+
+
+@scenario
+def cancel_mid_shot():
+    """Cancel (Esc, disabling the add-on) while an in-process first pass runs: its thread
+    still writes into the shot's folder after the cancel, and the folder goes only once the
+    thread has ended; the frames are left as rendered."""
+    scene = bpy.context.scene
+    bridge = sys.modules[f"{MODULE}.bridge"]
+    gate, original = threading.Event(), bridge._denoise_here
+
+    def held(request, runtime="torch"):
+        gate.wait(60)
+        original(request, runtime)
+
+    prefs().mode = "IN_PROCESS"
+    scene.mcdenoise.folder = "denoised_cancel"
+    for view_layer in scene.view_layers:  # as the frames in anim_exr were rendered
+        view_layer.cycles.denoising_store_passes = True
+    queued, bridge._denoise_here = work().submit, held
+    work().submit = work().STATE.queue.append  # what submit does in the interface
+    try:
+        work().on_render_init(scene)
+        for frame in (1, 2, 3):
+            item = work().FrameItem(scene, frame)
+            item.shot, item.index = work().STATE.shot, frame - 1
+            work().STATE.shot.frames.append(item)
+            work().release_first(work().STATE.shot)
+        work().STATE.rendering = False
+        work()._end_shot()
+        work().tick()  # frame 1's first pass starts, held before it writes
+        task = work().STATE.task
+        running = task is not None and not task.done()
+        work().cancel_all()
+        during = shot_folders()
+        gate.set()
+        task.wait()
+        error = task.error
+    finally:
+        gate.set()
+        bridge._denoise_here, work().submit = original, queued
+        scene.mcdenoise.folder = "denoised"
+    outputs = WORK / "anim_exr" / "denoised_cancel"
+    return {"running": running, "during": during, "task_error": error,
+            "shot_folders": shot_folders(), "queue": len(work().STATE.queue),
+            "outputs": sorted(p.name for p in outputs.iterdir()) if outputs.exists() else []}
 
 
 @scenario

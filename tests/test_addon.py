@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -116,6 +117,35 @@ def test_thread_task_catches_errors():
     task = bridge.ThreadTask(boom)
     task.wait()
     assert task.done() and task.error == "bad thing"
+
+
+def test_cancel_cleans_up_once_the_work_has_stopped(tmp_path):
+    """A thread cannot be stopped: what it writes into is removed when its work returns
+    (else a folder removed at cancel comes back with the thread's output), at once when the
+    work has already returned; a process is killed, then cleaned up."""
+    started, gate, calls = threading.Event(), threading.Event(), []
+    folder = tmp_path / "shot"
+
+    def work():
+        started.set()
+        gate.wait(30)
+        folder.mkdir()
+        (folder / "first.exr").write_bytes(b"late")
+
+    task = bridge.ThreadTask(work)
+    started.wait(30)
+    task.cancel(then=lambda: (calls.append("then"), shutil.rmtree(folder)))
+    assert calls == [] and not task.done()
+    gate.set()
+    task.wait()
+    assert calls == ["then"] and not folder.exists()
+    done = bridge.ThreadTask(lambda: None)
+    done.wait()
+    done.cancel(then=lambda: calls.append("at once"))
+    assert calls == ["then", "at once"]
+    slow = bridge.ProcessTask(["sleep", "30"])
+    slow.cancel(then=lambda: calls.append(slow.done()))
+    assert calls[-1] is True
 
 
 def test_inprocess_request_denoises_a_file(tmp_path):
@@ -227,6 +257,15 @@ def test_auto_denoise_animation_frames(blender_run):
     assert "Noisy Image" in replaced["layers"] and not replaced["last_error"]
     assert replaced["vs_folder"] < 2e-3 and replaced["leftovers"] == []
     assert replaced["shot_folders"] == []
+
+
+@pytest.mark.blender
+def test_cancel_mid_shot_leaves_no_shot_folder(blender_run):
+    result, _ = _scenario(blender_run, "cancel_mid_shot")
+    assert result["running"] and result["queue"] == 0
+    # kept while the cancelled thread can still write into it, gone once it has ended
+    assert len(result["during"]) == 1 and result["shot_folders"] == []
+    assert result["outputs"] == [] and result["task_error"] is None
 
 
 @pytest.mark.blender
