@@ -30,6 +30,7 @@ def inverse_transform(value: torch.Tensor, transform: str) -> torch.Tensor:
 # mirrored deconv layers of 128 maps; SRResNet 16 residual blocks of 64 maps
 _ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
 DEMODULATE_EPS = 0.01  # added to the albedo before dividing by it (black surfaces)
+GROWN_BLEND_BIAS = -5.0  # load_grown: a new coarse scale starts at 0.7 % of its weight
 
 
 def _activation(config: ModelConfig) -> nn.Module:
@@ -115,6 +116,30 @@ class Network(nn.Module):
         # holds wherever the pixel sits in its block)
         block = 2 ** (self.scales - 1)
         return max(field, self.kernel_size * block) + 2 * block
+
+    def load_grown(self, source: Network) -> None:
+        """Take the weights of ``source``, the same network with fewer kernel scales: the
+        body as it is; in the last conv each old scale's logits, blend weights and mix keep
+        their filters, each new coarser scale starts from the old coarsest one's logits,
+        and the new blend weights start near 0 (sigmoid(GROWN_BLEND_BIAS)), so the output
+        is almost the source's until training learns to use the wider reach."""
+        old, new, k2 = source.scales, self.scales, self.kernel_size**2
+        if not (self.kernel_size and source.kernel_size == self.kernel_size
+                and type(source) is type(self) and 0 < old < new and source.mix == self.mix):
+            raise ValueError("not the same kernel network with fewer scales")
+        state = source.state_dict()
+        weight, bias = state.pop("out.weight"), state.pop("out.bias")
+        grown_weight = torch.zeros_like(self.out.weight)
+        grown_bias = torch.zeros_like(self.out.bias)
+        rows = [min(scale, old - 1) * k2 + tap for scale in range(new) for tap in range(k2)]
+        rows += [old * k2 + j for j in range(old - 1)]  # the old blends, then new ones
+        targets = list(range(new * k2 + old - 1))
+        if self.mix:
+            rows.append(weight.shape[0] - 1)
+            targets.append(grown_weight.shape[0] - 1)
+        grown_weight[targets], grown_bias[targets] = weight[rows], bias[rows]
+        grown_bias[new * k2 + old - 1:new * k2 + new - 1] = GROWN_BLEND_BIAS
+        self.load_state_dict({**state, "out.weight": grown_weight, "out.bias": grown_bias})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W), any H, W -> (B, 3, H, W)."""

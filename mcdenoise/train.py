@@ -139,8 +139,11 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
     if config.train.init_from and resume is None:
         source, _ = load_network(config.train.init_from)
         try:
-            model.load_state_dict(source.state_dict())
-        except RuntimeError:
+            if getattr(source, "scales", 0) and source.scales < getattr(model, "scales", 0):
+                model.load_grown(source)  # a wider kernel reach, from the smaller one
+            else:
+                model.load_state_dict(source.state_dict())
+        except (RuntimeError, ValueError):
             raise McdenoiseError(f"{config.train.init_from}: its network does not match this "
                                  "config (features or model options differ)") from None
     model.to(device)

@@ -188,6 +188,37 @@ def test_multiscale_kernels(scales):
             assert rows.max() - rows.min() + 1 <= model.receptive_field
 
 
+@pytest.mark.parametrize("demodulate", [False, True])
+def test_load_grown_adds_a_coarser_scale_that_starts_almost_unused(demodulate):
+    def kernel_unet(scales):
+        config = ModelConfig(enc_width=8, dec_width=8, depth=2, output="kernel",
+                             kernel_size=3, kernel_scales=scales, demodulate=demodulate)
+        return UNet(10, 3, config)
+
+    torch.manual_seed(0)
+    source, grown = kernel_unet(2).eval(), kernel_unet(3).eval()
+    with torch.no_grad():  # blend weights well inside (0, 1), so a wrong row shows
+        source.out.bias.normal_(0.0, 1.0)
+    grown.load_grown(source)
+    x = torch.rand(2, 10, 24, 20)
+    if demodulate:
+        x[:, 3:6] = 0.2 + 0.6 * torch.rand(2, 3, 24, 20)
+        grown.albedo_channel = source.albedo_channel = 3
+    with torch.no_grad():
+        before, after = source(x), grown(x)
+    weight, old = grown.out.weight, source.out.weight
+    assert torch.equal(weight[:18], old[:18])  # the two scales' logits
+    assert torch.equal(weight[18:27], old[9:18])  # the new scale starts as the coarsest
+    assert torch.equal(weight[27], old[18])  # the old blend weight
+    assert not weight[28].any() and grown.out.bias[28] == -5.0  # the new one
+    if demodulate:
+        assert torch.equal(weight[-1], old[-1])  # the per-pixel mix
+    assert (after - before).abs().max() < 0.02 * before.abs().max()
+    assert (after - before).abs().max() > 0  # the new scale is there, barely used
+    with pytest.raises(ValueError, match="fewer scales"):
+        source.load_grown(grown)
+
+
 # --- RED30 and SRResNet -------------------------------------------------------------------------
 
 def _arch_config(arch: str, **options) -> ModelConfig:

@@ -122,6 +122,9 @@ def test_init_from_fine_tunes_and_rejects_another_network(tmp_path):
     first = train(_config(tmp_path, steps=2), show_progress=False)
     config = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
     train(config, show_progress=False)
+    config.model.kernel_scales += 1  # a wider reach grows from the smaller network
+    grown = train(config, show_progress=False)
+    assert (grown / "checkpoints" / "last.pt").exists()
     config.input.features = []
     runs = sorted((tmp_path / "runs").iterdir())
     with pytest.raises(Exception, match="its network does not match this config"):
