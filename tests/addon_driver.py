@@ -224,6 +224,21 @@ def shot_folders() -> list[str]:
     return sorted(p.name for p in Path(tempfile.gettempdir()).glob("mcdenoise-shot-*"))
 
 
+def render_shot(scene) -> int:
+    """The frames in anim_exr handed to a new shot as a render job writes them, then the
+    job ends; how many items were queued while it rendered."""
+    work().on_render_init(scene)
+    for frame in (1, 2, 3):
+        item = work().FrameItem(scene, frame)
+        item.shot, item.index = work().STATE.shot, frame - 1
+        work().STATE.shot.frames.append(item)
+        work().release_first(work().STATE.shot)
+    queued = len(work().STATE.queue)
+    work().STATE.rendering = False
+    work()._end_shot()
+    return queued
+
+
 def interface_shot(scene) -> dict:
     """The interface's path for a shot, on the frames in anim_exr: frames handed to the
     shot as a render job writes them, work queued (as without ``-b``) and the timer called
@@ -233,15 +248,7 @@ def interface_shot(scene) -> dict:
     queued = work().submit
     work().submit = work().STATE.queue.append  # what submit does in the interface
     try:
-        work().on_render_init(scene)
-        for frame in (1, 2, 3):
-            item = work().FrameItem(scene, frame)
-            item.shot, item.index = work().STATE.shot, frame - 1
-            work().STATE.shot.frames.append(item)
-            work().release_first(work().STATE.shot)
-        waiting_while_rendering = len(work().STATE.queue)  # frame 1: 2 and 3 are written
-        work().STATE.rendering = False
-        work()._end_shot()
+        waiting_while_rendering = render_shot(scene)  # frame 1: 2 and 3 are written
         labels, polls = [], 0
         while polls < 4000 and (work().STATE.task is not None or work().STATE.queue):
             work().tick()
@@ -337,14 +344,7 @@ def cancel_mid_shot():
     queued, bridge._denoise_here = work().submit, held
     work().submit = work().STATE.queue.append  # what submit does in the interface
     try:
-        work().on_render_init(scene)
-        for frame in (1, 2, 3):
-            item = work().FrameItem(scene, frame)
-            item.shot, item.index = work().STATE.shot, frame - 1
-            work().STATE.shot.frames.append(item)
-            work().release_first(work().STATE.shot)
-        work().STATE.rendering = False
-        work()._end_shot()
+        render_shot(scene)
         work().tick()  # frame 1's first pass starts, held before it writes
         task = work().STATE.task
         running = task is not None and not task.done()
