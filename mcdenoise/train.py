@@ -139,7 +139,7 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
     if config.train.init_from and resume is None:
         source, _ = load_network(config.train.init_from)
         try:
-            if getattr(source, "scales", 0) and source.scales < getattr(model, "scales", 0):
+            if 0 < source.scales < model.scales:
                 model.load_grown(source)  # a wider kernel reach, from the smaller one
             else:
                 model.load_state_dict(source.state_dict())
