@@ -17,8 +17,7 @@ import numpy as np
 
 import mcdenoise
 from mcdenoise.evaluate import evaluate, means, table
-
-LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)
+from mcdenoise.features import LUMINANCE
 
 
 def clamp_fireflies(color: np.ndarray, factor: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from mcdenoise.config import InputConfig
 
 FEATURE_CHANNELS = {"albedo": 3, "normal": 3, "depth": 1}
 KEY_VALUE = 0.18  # mid-grey: the exposure maps the log-average luminance here
-_LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709
 _DEPTH_BACKGROUND = 1e9  # Blender's Depth pass writes 1e10 where nothing was hit
 
 
@@ -41,7 +41,7 @@ def input_channels(config: InputConfig) -> int:
 
 def frame_stats(color: np.ndarray, depth: np.ndarray | None = None) -> FrameStats:
     """color: (H, W, 3) linear HDR >= 0; depth: (H, W) or None."""
-    luminance = color.reshape(-1, 3) @ _LUMINANCE
+    luminance = color.reshape(-1, 3) @ LUMINANCE
     lit = luminance[luminance > 1e-6]
     exposure = 1.0
     if lit.size:

@@ -24,6 +24,7 @@ from mcdenoise.exr import (
     read_exr,
     split_channel_name,
 )
+from mcdenoise.features import LUMINANCE
 from mcdenoise.passes import (
     OIDN_SUFFIXES,
     BufferSource,
@@ -276,7 +277,7 @@ def with_denoised_aov(image: ExrImage, layer: str, source: BufferSource, color: 
 def _write_color(out: ExrImage, target: BufferSource, color: np.ndarray) -> None:
     planes = [color[..., i] for i in range(3)]
     if len(target.channels) == 1:  # a luminance-only file stays luminance-only
-        planes = [color @ np.array([0.2126, 0.7152, 0.0722], np.float32)]
+        planes = [color @ LUMINANCE]
     for part_index, name, plane in zip(target.parts, target.channels, planes, strict=True):
         part = out.parts[part_index]
         part.channels[name] = ExrChannel(place_in_data_window(part, name, plane),

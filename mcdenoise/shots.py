@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mcdenoise import McdenoiseError
+from mcdenoise.features import LUMINANCE
 
 MIN_FRAMES = 3
 COARSE = 4  # block size of the coarse flicker
@@ -201,8 +202,7 @@ def _error_changes(images: list[np.ndarray], references: list[np.ndarray]) -> np
 
 def _trace(images: list[np.ndarray], pixel: tuple[int, int]) -> list[float]:
     """A pixel's tonemapped luminance in each frame."""
-    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
-    return [round(float(_tonemap(i[pixel]) @ weights), 5) for i in images]
+    return [round(float(_tonemap(i[pixel]) @ LUMINANCE), 5) for i in images]
 
 
 def save_strip(path: Path, outputs: dict[str, list[np.ndarray]],

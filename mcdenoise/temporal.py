@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcdenoise.features import LUMINANCE
+
 # A neighbour's pixel is used only where it shows the same surface: depth within 5 %,
 # normals within ~14 degrees, albedo within 0.05 (tightened with the shading test on the
 # moving field shots, where a turning ball ghosted at 25 degrees and 0.1: docs/benchmarks.md)
@@ -275,7 +277,7 @@ def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _luminance(color: np.ndarray) -> np.ndarray:
-    x = np.maximum(color, 0.0) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    x = np.maximum(color, 0.0) @ LUMINANCE
     return (x / (1.0 + x)) ** (1 / 2.2)
 
 
