@@ -105,13 +105,24 @@ def lr_factor(step: int, config: Config) -> float:
 
 
 def new_run_dir(config: Config) -> Path:
-    """``<out>/<NNNNN>-<name>``, numbered after the runs already there."""
+    """``<out>/<NNNNN>-<name>``, numbered after the runs already there. The number is
+    claimed first with an exclusively created ``<out>/.numbers/NNNNN``, so runs started at
+    the same moment (several trainings in the background) never share one."""
     out = Path(config.train.out)
-    out.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m[1]) for p in out.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
+    claims = out / ".numbers"
+    claims.mkdir(parents=True, exist_ok=True)
+    taken = [int(m[1]) for p in out.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
+    taken += [int(p.name) for p in claims.iterdir() if re.fullmatch(r"\d{5}", p.name)]
+    number = max(taken, default=-1) + 1
+    while True:
+        try:
+            (claims / f"{number:05d}").open("x").close()
+            break
+        except FileExistsError:
+            number += 1
     what = config.data.noise.split(",")[0] if config.data.kind == "images" else config.data.target
     name = config.train.name or f"{config.data.kind}-{what}-{config.loss.name}"
-    run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{name}"
+    run_dir = out / f"{number:05d}-{name}"
     run_dir.mkdir()
     return run_dir
 

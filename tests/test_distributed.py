@@ -116,7 +116,7 @@ def test_torchrun_training_writes_once_and_resumes_single_process(tmp_path):
             "--device", "cpu", "--out", tmp_path / "runs", "--name", "ddp",
             "--set", "train.ckpt_every=3", "--set", "train.val_every=3"]
     _run("-m", "mcdenoise", *args, "--nproc", 2)  # the convenience flag starts torchrun
-    runs = list((tmp_path / "runs").iterdir())
+    runs = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
     assert [r.name for r in runs] == ["00000-ddp"]  # only rank 0 made a run folder
     run = runs[0]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1

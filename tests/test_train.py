@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import imageio.v3 as iio
 import numpy as np
@@ -116,6 +118,27 @@ def test_synthetic_noise_configs_train(tmp_path, name):
     run_dir = train(config, show_progress=False)
     assert len(_scalars(run_dir, "val/psnr")) == 2
     assert run_dir.name.startswith("00000-images-")
+
+
+def test_run_numbers_are_claimed_once(tmp_path):
+    config = _config(tmp_path)
+    first = train_module.new_run_dir(config)
+    # another run started in the same instant claimed the next number but has not made its
+    # folder yet: this one must not take the number too
+    (tmp_path / "runs" / ".numbers" / "00001").touch()
+    config.train.name = "other"
+    second = train_module.new_run_dir(config)
+    assert (first.name, second.name) == ("00000-mc-noisy-hdr", "00002-other")
+    with ThreadPoolExecutor(4) as pool:  # at once, several names: every number distinct
+        made = list(pool.map(lambda i: train_module.new_run_dir(_named(config, f"r{i}")),
+                             range(8)))
+    assert sorted(p.name[:5] for p in made) == [f"{n:05d}" for n in range(3, 11)]
+
+
+def _named(config, name):
+    config = copy.deepcopy(config)
+    config.train.name = name
+    return config
 
 
 def test_init_from_fine_tunes_and_rejects_another_network(tmp_path):
