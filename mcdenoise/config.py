@@ -36,6 +36,9 @@ class ModelConfig:
     # kernel: also filter 2x, 4x, ... box-downsampled copies of the color with their own
     # kernels and blend each coarse result into the finer one (Vogels et al. 2018); 1 = none
     kernel_scales: int = 3
+    # kernel, 2 scales or more: how a coarse result and the fine result's own low band are
+    # brought back to the finer scale: nearest (2x2 blocks, Vogels et al.) or bilinear
+    kernel_upsample: str = "nearest"
     # kernel: also filter the color divided by the albedo (the irradiance, smooth across
     # texture edges) and multiply the albedo back (Bako et al. 2017's demodulation), blended
     # per pixel with the plain result by a predicted weight. true needs the albedo feature;
@@ -146,6 +149,7 @@ CHOICES = {
     "model.norm": ("before", "after", "none"),
     "model.activation": ("leaky_relu", "elu"),
     "model.output": ("direct", "kernel"),
+    "model.kernel_upsample": ("nearest", "bilinear"),
     "input.transform": ("tonemap", "log", "none"),
     "data.kind": ("mc", "images"),
     "data.target": ("noisy", "clean", "both"),

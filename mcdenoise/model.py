@@ -68,7 +68,8 @@ class Network(nn.Module):
     ``kernel_scales`` > 1, kernels (their logits box-averaged) also filter 2x, 4x, ...
     box-downsampled copies of the color, and each coarser result replaces the low
     frequencies of the finer one by a predicted per-pixel weight (Vogels et al. 2018),
-    which reaches noise a small kernel cannot average away.
+    which reaches noise a small kernel cannot average away; ``kernel_upsample`` brings the
+    coarse low band back up in 2x2 blocks (nearest) or smoothly (bilinear).
 
     Subclasses build their layers, set ``body_alignment`` and ``residual`` (direct output:
     add the noisy linear color to what the last conv predicts) and define ``body`` and
@@ -81,6 +82,7 @@ class Network(nn.Module):
         super().__init__()
         self.kernel_size = config.kernel_size if config.output == "kernel" else 0
         self.scales = config.kernel_scales if self.kernel_size else 0
+        self.upsample = config.kernel_upsample
         self.transform = transform
         self.albedo_channel: int | None = None  # set by build_model for model.demodulate
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
@@ -115,7 +117,10 @@ class Network(nn.Module):
         # coarse kernels pool logits over blocks and read a window of blocks (a bound that
         # holds wherever the pixel sits in its block)
         block = 2 ** (self.scales - 1)
-        return max(field, self.kernel_size * block) + 2 * block
+        # bilinear upsampling also reads the next coarse pixel at every scale: 2^s - 1 per
+        # side at most, summed over the scales
+        extra = 4 * (block - 1) if self.upsample == "bilinear" else 0
+        return max(field, self.kernel_size * block) + 2 * block + extra
 
     def load_grown(self, source: Network) -> None:
         """Take the weights of ``source``, the same network with fewer kernel scales: the
@@ -189,6 +194,11 @@ class Network(nn.Module):
         mix = torch.sigmoid(out[:, -1:])
         return mix * demodulated + (1 - mix) * plain
 
+    def _upsample(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample == "bilinear":
+            return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
     def _filter_scales(self, out: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
         """The kernels of every scale applied to ``linear`` (B, C, H, W), blended coarse
         into fine."""
@@ -205,9 +215,8 @@ class Network(nn.Module):
                 alpha = torch.sigmoid(out[:, self.scales * k2 + scale:self.scales * k2 + scale + 1])
                 if scale:
                     alpha = F.avg_pool2d(alpha, 2**scale)
-                low = F.interpolate(F.avg_pool2d(filtered, 2), scale_factor=2.0, mode="nearest")
-                coarse = F.interpolate(result, scale_factor=2.0, mode="nearest")
-                filtered = filtered + alpha * (coarse - low)
+                # the same upsampling for both, so the swap exchanges the low band only
+                filtered = filtered + alpha * self._upsample(result - F.avg_pool2d(filtered, 2))
             result = filtered
         return result
 

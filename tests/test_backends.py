@@ -35,10 +35,11 @@ def _frame(rng, height, width):
     return color, albedo, normal, depth
 
 
-@pytest.fixture
-def checkpoint(tmp_path):
+@pytest.fixture(params=["nearest", "bilinear"])
+def checkpoint(tmp_path, request):
     config = load_config("tiny")
     config.model.output, config.model.kernel_scales = "kernel", 2
+    config.model.kernel_upsample = request.param
     path = tmp_path / "tiny.pt"
     save_checkpoint(path, build_model(config), config, step=3)
     return path

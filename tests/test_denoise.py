@@ -12,9 +12,9 @@ from conftest import dead_pid, write_mc_render, write_raw
 
 import mcdenoise
 from mcdenoise import atomic
-from mcdenoise.checkpoint import save_checkpoint
+from mcdenoise.checkpoint import load_checkpoint, save_checkpoint
 from mcdenoise.cli import main
-from mcdenoise.config import load_config
+from mcdenoise.config import Config, load_config
 from mcdenoise.denoise import HASH_ATTRIBUTE
 from mcdenoise.denoiser import load_model, tile_origins
 from mcdenoise.exr import read_exr
@@ -38,7 +38,13 @@ def _cli(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_tiled_matches_untiled(model_path):
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_tiled_matches_untiled(model_path, upsample):
+    if upsample != "nearest":  # the same tiny kernel model, coarse scales upsampled bilinearly
+        checkpoint = load_checkpoint(model_path)
+        config = Config.from_saved(checkpoint["config"])
+        config.model.kernel_upsample = upsample
+        save_checkpoint(model_path, build_model(config), config, step=0)
     denoiser = load_model(model_path, device="cpu")
     rng = np.random.default_rng(0)
     color = (rng.random((150, 170, 3)) * 4).astype(np.float32)

@@ -163,12 +163,13 @@ def test_fused_batchnorm_gives_the_same_output(norm, output):
         fuse_batchnorm(model.train())
 
 
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
 @pytest.mark.parametrize("scales", [2, 3])
-def test_multiscale_kernels(scales):
+def test_multiscale_kernels(scales, upsample):
     from mcdenoise.features import transform_color
 
     config = ModelConfig(enc_width=8, dec_width=8, depth=2, output="kernel", kernel_size=3,
-                         kernel_scales=scales)
+                         kernel_scales=scales, kernel_upsample=upsample)
     model = UNet(10, 3, config).eval()
     assert model.out.out_channels == scales * 9 + scales - 1
     assert model.alignment == max(4, 2 ** (scales - 1))
