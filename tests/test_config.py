@@ -120,6 +120,22 @@ def test_configs_saved_before_the_kernel_output_mean_direct(tmp_path):
     assert Config.from_saved(Config().to_dict()).model.output == "kernel"
 
 
+def test_models_saved_before_kernel_upsample_keep_nearest_and_new_ones_get_bilinear():
+    from mcdenoise.checkpoint import default_model_path, load_weights
+
+    old = Config().to_dict()
+    del old["model"]["kernel_upsample"]
+    assert Config.from_saved(old).model.kernel_upsample == "nearest"
+    assert Config().model.kernel_upsample == "bilinear"  # what a new training run gets
+    assert Config.from_dict(old).model.kernel_upsample == "bilinear"  # a user's partial config
+    color = Config.from_saved(load_weights(default_model_path("color"))[1])
+    assert color.model.kernel_upsample == "nearest"  # saved before the option
+    default = Config.from_saved(load_weights(default_model_path())[1])
+    assert default.model.kernel_upsample == "bilinear"
+    with pytest.raises(ConfigError, match="model.kernel_upsample must be one of"):
+        set_value(Config(), "model.kernel_upsample=bicubic")
+
+
 def test_configs_saved_before_demodulation_do_not_demodulate():
     old = Config().to_dict()
     del old["model"]["demodulate"]
