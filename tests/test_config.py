@@ -128,10 +128,11 @@ def test_models_saved_before_kernel_upsample_keep_nearest_and_new_ones_get_bilin
     assert Config.from_saved(old).model.kernel_upsample == "nearest"
     assert Config().model.kernel_upsample == "bilinear"  # what a new training run gets
     assert Config.from_dict(old).model.kernel_upsample == "bilinear"  # a user's partial config
-    color = Config.from_saved(load_weights(default_model_path("color"))[1])
-    assert color.model.kernel_upsample == "nearest"  # saved before the option
-    default = Config.from_saved(load_weights(default_model_path())[1])
-    assert default.model.kernel_upsample == "bilinear"
+    gaussian = Config.from_saved(load_weights(default_model_path("gaussian"))[1])
+    assert gaussian.model.kernel_upsample == "nearest"  # saved before the option
+    for name in ("default", "color"):
+        saved = Config.from_saved(load_weights(default_model_path(name))[1])
+        assert saved.model.kernel_upsample == "bilinear"
     with pytest.raises(ConfigError, match="model.kernel_upsample must be one of"):
         set_value(Config(), "model.kernel_upsample=bicubic")
 
