@@ -20,11 +20,10 @@ import torch
 CROP = 128
 
 
-def _display(linear: np.ndarray) -> np.ndarray:
-    from mcdenoise.metrics import tonemap
+def _pixels(linear: np.ndarray) -> np.ndarray:
+    from mcdenoise.evaluate import _display  # the report's tonemap for display
 
-    shown = tonemap(torch.from_numpy(np.ascontiguousarray(linear, np.float32))).numpy()
-    return (np.clip(shown, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return (np.clip(_display(np.float32(linear)), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 def main() -> None:
@@ -61,7 +60,7 @@ def main() -> None:
         error = ((tonemap(torch.from_numpy(columns[1])) - tonemap(torch.from_numpy(reference)))
                  ** 2).mean(-1).numpy()
         y, x = _crop_window(error, CROP)
-        row = np.concatenate([_display(c[y:y + CROP, x:x + CROP]) for c in columns], 1)
+        row = np.concatenate([_pixels(c[y:y + CROP, x:x + CROP]) for c in columns], 1)
         rows.append(row.repeat(2, 0).repeat(2, 1))
         print(f"{scene}: crop at x {x}, y {y}; columns noisy | "
               + " | ".join(label for label, _ in models) + " | OIDN | reference")
