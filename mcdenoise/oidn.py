@@ -61,14 +61,29 @@ def oidn_denoise(color: np.ndarray, albedo: np.ndarray | None = None,
     if not oidn_available():
         raise McdenoiseError("Open Image Denoise is not installed: pip install "
                              "'mcdenoise[compare]'")
+    inputs = {"color": np.maximum(color, 0)}
+    if albedo is not None:
+        albedo, normal = oidn_filter_aux(albedo, normal, quality, prefilter)
+        inputs["albedo"] = albedo
+        if normal is not None:
+            inputs["normal"] = normal
     with _LOCK:
-        inputs = {"color": np.maximum(color, 0)}
-        if albedo is not None:
-            albedo = np.clip(albedo, 0, 1)
-            inputs["albedo"] = (_run({"albedo": albedo}, color.shape, False, False, quality)
-                                if prefilter else albedo)
-            if normal is not None:
-                normal = np.clip(normal, -1, 1)
-                inputs["normal"] = (_run({"normal": normal}, color.shape, False, False, quality)
-                                    if prefilter else normal)
         return _run(inputs, color.shape, True, prefilter and albedo is not None, quality)
+
+
+def oidn_filter_aux(albedo: np.ndarray, normal: np.ndarray | None, quality: str = "high",
+                    prefilter: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The auxiliary passes as OIDN's "Accurate" prefilter cleans them (clipped to [0, 1]
+    and [-1, 1], then denoised by OIDN's albedo and normal filters); clipped only when
+    ``prefilter`` is false."""
+    if not oidn_available():
+        raise McdenoiseError("Open Image Denoise is not installed: pip install "
+                             "'mcdenoise[compare]'")
+    albedo = np.clip(albedo, 0, 1)
+    normal = None if normal is None else np.clip(normal, -1, 1)
+    if prefilter:
+        with _LOCK:
+            albedo = _run({"albedo": albedo}, albedo.shape, False, False, quality)
+            if normal is not None:
+                normal = _run({"normal": normal}, normal.shape, False, False, quality)
+    return albedo, normal

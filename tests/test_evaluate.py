@@ -125,3 +125,23 @@ def test_helpers():
     rows = means([Score("a", "s", 4, "noisy", 10, 1, 1, 0.5, math.nan, 0),
                   Score("b", "s", 4, "noisy", 20, 3, 1, 0.7, math.nan, 0)])
     assert rows[0]["psnr"] == 15 and rows[0]["relmse"] == 2 and math.isnan(rows[0]["flip"])
+
+
+def test_oidn_filter_aux_cleans_noisy_auxiliaries(rng):
+    pytest.importorskip("pyoidn", reason="compare extra: pip install 'mcdenoise[compare]'")
+    from mcdenoise.oidn import oidn_filter_aux
+
+    size = 64
+    ramp = np.linspace(0.2, 0.8, size, dtype=np.float32)
+    albedo = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 0.5 + 0 * ramp[:, None]),
+                      -1).astype(np.float32)
+    normal = np.zeros((size, size, 3), np.float32)
+    normal[..., 2] = 1
+    noisy_albedo = albedo + rng.normal(0, 0.1, albedo.shape).astype(np.float32)
+    noisy_normal = normal + rng.normal(0, 0.1, normal.shape).astype(np.float32)
+    clean_albedo, clean_normal = oidn_filter_aux(noisy_albedo, noisy_normal)
+    assert clean_albedo.shape == albedo.shape and clean_normal.shape == normal.shape
+    assert np.abs(clean_albedo - albedo).mean() < 0.5 * np.abs(noisy_albedo - albedo).mean()
+    assert np.abs(clean_normal - normal).mean() < 0.5 * np.abs(noisy_normal - normal).mean()
+    clipped, no_normal = oidn_filter_aux(noisy_albedo * 2, None, prefilter=False)
+    assert no_normal is None and np.array_equal(clipped, np.clip(noisy_albedo * 2, 0, 1))
