@@ -45,6 +45,10 @@ class ModelConfig:
     # per pixel with the plain result by a predicted weight. true needs the albedo feature;
     # null (the default): on whenever the output is kernels and the albedo is an input
     demodulate: bool | None = None
+    # demodulate: multiply back an albedo filtered by its own predicted kernel_size^2 kernel
+    # (full resolution) instead of the albedo as rendered, whose noise (depth of field,
+    # motion blur, hair, fog at low spp) would otherwise come back into the result
+    albedo_kernel: bool = False
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0

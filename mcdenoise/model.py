@@ -31,6 +31,9 @@ def inverse_transform(value: torch.Tensor, transform: str) -> torch.Tensor:
 _ARCH_DEFAULTS = {"red30": (128, 30), "srresnet": (64, 16)}
 DEMODULATE_EPS = 0.01  # added to the albedo before dividing by it (black surfaces)
 GROWN_BLEND_BIAS = -5.0  # load_grown: a new coarse scale starts at 0.7 % of its weight
+# load_adding_albedo_kernel: the new albedo kernel's centre logit; the other taps start at 0,
+# so the albedo is first filtered with 94 % of the weight on the pixel itself
+ALBEDO_KERNEL_CENTRE = 6.0
 
 
 def _activation(config: ModelConfig) -> nn.Module:
@@ -88,11 +91,15 @@ class Network(nn.Module):
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
         # result against the plain one
         self.mix = bool(config.demodulate) and self.kernel_size > 0
+        # model.albedo_kernel: kernel_size^2 more logits, a kernel that filters the albedo
+        # multiplied back into the demodulated result
+        self.albedo_kernel = self.mix and bool(config.albedo_kernel)
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
-            return self.scales * self.kernel_size**2 + self.scales - 1 + int(self.mix)
+            return (self.scales * self.kernel_size**2 + self.scales - 1
+                    + self.kernel_size**2 * int(self.albedo_kernel) + int(self.mix))
         return colors
 
     @property
@@ -130,7 +137,8 @@ class Network(nn.Module):
         is almost the source's until training learns to use the wider reach."""
         old, new, k2 = source.scales, self.scales, self.kernel_size**2
         if not (self.kernel_size and source.kernel_size == self.kernel_size
-                and type(source) is type(self) and 0 < old < new and source.mix == self.mix):
+                and type(source) is type(self) and 0 < old < new and source.mix == self.mix
+                and not source.albedo_kernel and not self.albedo_kernel):
             raise ValueError("not the same kernel network with fewer scales")
         state = source.state_dict()
         weight, bias = state.pop("out.weight"), state.pop("out.bias")
@@ -162,6 +170,26 @@ class Network(nn.Module):
             out = out + inverse_transform(x[:, :3], self.transform).to(out.dtype)
         return out[..., :height, :width]
 
+    def load_adding_albedo_kernel(self, source: Network) -> None:
+        """Take the weights of ``source``, the same demodulating network without
+        model.albedo_kernel: everything as it is, and the new albedo kernel's logits start
+        as a near-identity (zero weights, ALBEDO_KERNEL_CENTRE on the centre tap), so the
+        output is almost the source's until training learns where to smooth the albedo."""
+        if not (self.albedo_kernel and not source.albedo_kernel and source.mix
+                and type(source) is type(self) and source.kernel_size == self.kernel_size
+                and source.scales == self.scales):
+            raise ValueError("not the same demodulating kernel network without albedo kernel")
+        state = source.state_dict()
+        weight, bias = state.pop("out.weight"), state.pop("out.bias")
+        grown_weight = torch.zeros_like(self.out.weight)
+        grown_bias = torch.zeros_like(self.out.bias)
+        k2 = self.kernel_size**2
+        start = weight.shape[0] - 1  # the albedo logits go before the mix channel
+        grown_weight[:start], grown_bias[:start] = weight[:-1], bias[:-1]
+        grown_weight[-1], grown_bias[-1] = weight[-1], bias[-1]
+        grown_bias[start + k2 // 2] = ALBEDO_KERNEL_CENTRE
+        self.load_state_dict({**state, "out.weight": grown_weight, "out.bias": grown_bias})
+
     def _filter(self, logits: torch.Tensor, linear: torch.Tensor) -> torch.Tensor:
         """Per-pixel softmax kernels (B, k*k, H, W) applied to linear images (B, C, H, W)."""
         k = self.kernel_size
@@ -181,8 +209,9 @@ class Network(nn.Module):
         """Network output (B, out_channels(), H, W) and the transformed color
         (B, 3, H, W) -> the filtered linear color. H, W must be multiples of 2^(scales-1).
         With ``albedo`` (B, 3, H, W) (model.demodulate) the kernels also filter color / albedo
-        and multiply the albedo back; the last output channel blends that result with the
-        plain one per pixel (where the albedo is noisy or dark, plain filtering is safer)."""
+        and multiply the albedo back (filtered by its own kernel with model.albedo_kernel);
+        the last output channel blends that result with the plain one per pixel (where the
+        albedo is noisy or dark, plain filtering is safer)."""
         out = out.float()
         linear = inverse_transform(color_in.float(), self.transform)
         if albedo is None:
@@ -190,6 +219,9 @@ class Network(nn.Module):
         albedo = albedo.float().clamp(0.0, 1.0) + DEMODULATE_EPS
         # one pass over both: the same kernels filter color and color / albedo (B, 6, H, W)
         both = self._filter_scales(out, torch.cat([linear, linear / albedo], dim=1))
+        if self.albedo_kernel:  # its logits sit just before the mix channel
+            k2 = self.kernel_size**2
+            albedo = self._filter(out[:, -1 - k2:-1], albedo)
         plain, demodulated = both[:, :3], both[:, 3:] * albedo
         mix = torch.sigmoid(out[:, -1:])
         return mix * demodulated + (1 - mix) * plain
@@ -389,6 +421,9 @@ def build_model(config: Config) -> Network:
         demodulate = config.model.output == "kernel" and "albedo" in features
     elif demodulate and (config.model.output != "kernel" or "albedo" not in features):
         raise ConfigError("model.demodulate needs model.output=kernel and the albedo feature")
+    if config.model.albedo_kernel and not demodulate:
+        raise ConfigError("model.albedo_kernel needs model.demodulate (kernel output and "
+                          "the albedo feature)")
     model_config = dataclasses.replace(config.model, demodulate=demodulate)
     network = networks[config.model.arch](input_channels(config.input), 3, model_config,
                                           config.input.transform)

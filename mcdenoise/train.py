@@ -152,6 +152,8 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
         try:
             if 0 < source.scales < model.scales:
                 model.load_grown(source)  # a wider kernel reach, from the smaller one
+            elif model.albedo_kernel and not source.albedo_kernel:
+                model.load_adding_albedo_kernel(source)
             else:
                 model.load_state_dict(source.state_dict())
         except (RuntimeError, ValueError):

@@ -35,11 +35,12 @@ def _frame(rng, height, width):
     return color, albedo, normal, depth
 
 
-@pytest.fixture(params=["nearest", "bilinear"])
+@pytest.fixture(params=["nearest", "bilinear", "bilinear+albedo_kernel"])
 def checkpoint(tmp_path, request):
     config = load_config("tiny")
     config.model.output, config.model.kernel_scales = "kernel", 2
-    config.model.kernel_upsample = request.param
+    config.model.kernel_upsample = request.param.split("+")[0]
+    config.model.albedo_kernel = request.param.endswith("albedo_kernel")
     path = tmp_path / "tiny.pt"
     save_checkpoint(path, build_model(config), config, step=3)
     return path

@@ -382,3 +382,75 @@ def test_demodulate_needs_albedo_and_kernels():
     config.model.output = "direct"
     with pytest.raises(ConfigError, match="kernel"):
         build_model(config)
+
+
+def _albedo_kernel_model(albedo_kernel: bool, mix_logit: float = 30.0):
+    """A demodulating model whose kernels are all uniform (zero logits) and whose mix takes
+    the demodulated result only."""
+    config = Config()
+    config.input.features = ["albedo", "normal"]
+    config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=5,
+                               kernel_scales=1, albedo_kernel=albedo_kernel)
+    model = build_model(config).eval()
+    torch.nn.init.zeros_(model.out.weight)
+    torch.nn.init.zeros_(model.out.bias)
+    torch.nn.init.constant_(model.out.bias[-1:], mix_logit)
+    return model
+
+
+def test_albedo_kernel_keeps_albedo_noise_out_of_the_result():
+    import numpy as np
+
+    from mcdenoise.features import transform_color
+
+    rng = np.random.default_rng(0)
+    # a flat grey wall under uniform light, seen at few samples: the albedo pass is noisy
+    # and the color carries the same noise (same samples), so color / albedo is flat
+    albedo = np.clip(0.5 + rng.normal(0, 0.1, (32, 32, 3)), 0.05, 1).astype(np.float32)
+    color = (albedo * 0.8).astype(np.float32)
+    normal = np.zeros((32, 32, 3), np.float32)
+    x = np.concatenate([transform_color(color, "tonemap"), albedo, normal], -1)
+    x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)[None]))
+    with torch.no_grad():
+        remodulated = _albedo_kernel_model(False)(x)[0]
+        smoothed = _albedo_kernel_model(True)(x)[0]
+    truth = 0.5 * 0.8
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    raw_error = (remodulated[inner] - truth).abs().mean()
+    # without the albedo kernel the albedo's noise comes straight back
+    assert raw_error > 0.9 * np.abs(color - truth)[4:-4, 4:-4].mean()
+    # a uniform 5x5 albedo kernel cuts it about five times
+    assert (smoothed[inner] - truth).abs().mean() < 0.3 * raw_error
+
+
+def test_load_adding_albedo_kernel_starts_near_the_source():
+    torch.manual_seed(0)
+    source, grown = _albedo_kernel_model(False), _albedo_kernel_model(True)
+    with torch.no_grad():
+        source.out.weight.normal_(0.0, 0.1)
+        source.out.bias.normal_(0.0, 1.0)
+    grown.load_adding_albedo_kernel(source)
+    k2 = 25
+    assert grown.out.out_channels == source.out.out_channels + k2
+    assert torch.equal(grown.out.weight[:k2], source.out.weight[:k2])
+    assert torch.equal(grown.out.weight[-1], source.out.weight[-1])  # the mix, still last
+    assert not grown.out.weight[k2:-1].any()
+    assert grown.out.bias[k2 + k2 // 2] > 0 and grown.out.bias[k2:-1].sum() == grown.out.bias[
+        k2 + k2 // 2]
+    x = torch.rand(2, 9, 24, 20)
+    x[:, 3:6] = 0.4 + 0.01 * torch.rand(2, 3, 24, 20)  # a smooth albedo: filtering keeps it
+    with torch.no_grad():
+        before, after = source(x), grown(x)
+    assert (after - before).abs().max() < 0.01 * before.abs().max()
+    with pytest.raises(ValueError, match="without albedo kernel"):
+        source.load_adding_albedo_kernel(grown)
+
+
+def test_albedo_kernel_needs_demodulation():
+    from mcdenoise.config import ConfigError
+
+    config = Config()
+    config.input.features = ["normal", "depth"]
+    config.model.albedo_kernel = True
+    with pytest.raises(ConfigError, match="albedo_kernel needs model.demodulate"):
+        build_model(config)
