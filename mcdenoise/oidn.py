@@ -18,6 +18,12 @@ def oidn_available() -> bool:
     return importlib.util.find_spec("pyoidn") is not None
 
 
+def _require() -> None:
+    if not oidn_available():
+        raise McdenoiseError("Open Image Denoise is not installed: pip install "
+                             "'mcdenoise[compare]'")
+
+
 def _device():
     global _DEVICE
     import pyoidn
@@ -58,9 +64,7 @@ def oidn_denoise(color: np.ndarray, albedo: np.ndarray | None = None,
                  prefilter: bool = True) -> np.ndarray:
     """color (H, W, 3) linear HDR; albedo in [0, 1], normal in [-1, 1] or None.
     Returns OIDN's denoised (H, W, 3) float32."""
-    if not oidn_available():
-        raise McdenoiseError("Open Image Denoise is not installed: pip install "
-                             "'mcdenoise[compare]'")
+    _require()
     inputs = {"color": np.maximum(color, 0)}
     if albedo is not None:
         albedo, normal = oidn_filter_aux(albedo, normal, quality, prefilter)
@@ -76,9 +80,7 @@ def oidn_filter_aux(albedo: np.ndarray, normal: np.ndarray | None, quality: str 
     """The auxiliary passes as OIDN's "Accurate" prefilter cleans them (clipped to [0, 1]
     and [-1, 1], then denoised by OIDN's albedo and normal filters); clipped only when
     ``prefilter`` is false."""
-    if not oidn_available():
-        raise McdenoiseError("Open Image Denoise is not installed: pip install "
-                             "'mcdenoise[compare]'")
+    _require()
     albedo = np.clip(albedo, 0, 1)
     normal = None if normal is None else np.clip(normal, -1, 1)
     if prefilter:
