@@ -2,7 +2,8 @@
 normal and depth, then with cleaner ones, and compare.
 
     python bench/feature_noise.py [--data data/test] [--model PATH] [--spp 4,16] [--oidn]
-                                  [--prefilter reference,oidn,color,none] [--per-scene]
+                                  [--prefilter reference,oidn,color,aux,none] [--per-scene]
+                                  [--aux-model runs/R/checkpoints/last.pt]
 
 On every noisy render of a folder with references (the training layout, or the field; see
 ``mcdenoise evaluate``), the color stays the render's own; only the feature passes change:
@@ -14,6 +15,8 @@ On every noisy render of a folder with references (the training layout, or the f
   gives.
 - ``color``: albedo and normal denoised by our own color-only model (the normal mapped to
   [0, 1] and back, then renormalised), depth kept: a prefilter with no new network.
+- ``aux``: albedo and normal denoised by a model trained with ``--config aux``
+  (model.task=aux, ``--aux-model``), depth kept: our own learned prefilter.
 - ``none``: the model fed no clean-up, for reference (always included).
 
 ``--oidn`` adds Intel OIDN with its own prefiltered features. Means per sample count of
@@ -40,6 +43,7 @@ def main() -> None:
     parser.add_argument("--prefilter", default="reference",
                         help="comma-separated: reference, oidn, color (default: reference)")
     parser.add_argument("--per-scene", action="store_true", help="also PSNR per scene")
+    parser.add_argument("--aux-model", default=None, help="prefilter aux: a model.task=aux model")
     args = parser.parse_args()
 
     from mcdenoise.data import find_renders
@@ -50,7 +54,7 @@ def main() -> None:
     from mcdenoise.oidn import oidn_available, oidn_denoise, oidn_filter_aux
 
     prefilters = [p.strip() for p in args.prefilter.split(",") if p.strip() and p != "none"]
-    unknown = set(prefilters) - {"reference", "oidn", "color"}
+    unknown = set(prefilters) - {"reference", "oidn", "color", "aux"}
     if unknown:
         sys.exit(f"error: unknown prefilter {', '.join(sorted(unknown))}")
     if (args.oidn or "oidn" in prefilters) and not oidn_available():
@@ -65,6 +69,29 @@ def main() -> None:
         normal = color_model.denoise(np.clip(frame.normal, -1, 1) * 0.5 + 0.5) * 2 - 1
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-6)
         return dataclasses.replace(frame, albedo=np.clip(albedo, 0, 1), normal=normal)
+
+    aux_model = None
+    if "aux" in prefilters:
+        if not args.aux_model:
+            sys.exit("error: --prefilter aux needs --aux-model (a model trained with "
+                     "--config aux)")
+        from mcdenoise.checkpoint import load_network
+        aux_model, aux_config = load_network(args.aux_model, "cpu")
+        if aux_config.model.task != "aux":
+            sys.exit(f"error: {args.aux_model} is not a model.task=aux model")
+
+    def aux_prefilter(frame):
+        import torch
+
+        from mcdenoise.features import build_input, frame_stats
+        planes = build_input(None, aux_config.input, frame_stats(frame.color, frame.depth),
+                             frame.albedo, frame.normal, frame.depth)
+        with torch.no_grad():
+            out = aux_model.eval()(torch.from_numpy(planes)[None])[0].numpy()
+        normal = out[3:6].transpose(1, 2, 0)
+        normal = normal / np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-6)
+        return dataclasses.replace(frame, albedo=np.clip(out[:3].transpose(1, 2, 0), 0, 1),
+                                   normal=normal.astype(np.float32))
 
     def oidn_prefilter(frame):
         albedo, normal = oidn_filter_aux(frame.albedo, frame.normal)
@@ -90,6 +117,8 @@ def main() -> None:
                         depth=reference.depth)
                 elif name == "oidn":
                     frames["OIDN-prefiltered features"] = oidn_prefilter(own)
+                elif name == "aux":
+                    frames["aux-model-prefiltered features"] = aux_prefilter(own)
                 else:
                     frames["color-model-prefiltered features"] = color_prefilter(own)
             methods = [("mcdenoise", label, frame) for label, frame in frames.items()]

@@ -151,7 +151,8 @@ def export_onnx(model: Any, config_dict: dict, out: str | Path, info: dict | Non
     config = Config.from_saved(config_dict)
     model = fuse_batchnorm(model.to("cpu").eval())
     align = model.alignment
-    example = torch.zeros(1, input_channels(config.input), 2 * align, 2 * align)
+    example = torch.zeros(1, input_channels(config.input, config.model.task), 2 * align,
+                          2 * align)
     geometry = Geometry(align, model.receptive_field, model.bytes_per_pixel)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,11 @@ class ConfigError(McdenoiseError):
 
 @dataclass
 class ModelConfig:
+    # color: the network denoises the render's color (what `mcdenoise denoise` runs);
+    # aux: it denoises the albedo and normal passes themselves from the feature passes only
+    # (a prefilter for a color model, like OIDN's auxiliary filters), trained on the feature
+    # passes of two seeds (Noise2Noise): input.features must start with albedo, normal
+    task: str = "color"
     arch: str = "unet"  # unet, red30 or srresnet (see model.py)
     # N2N Table 2 has a 48-channel encoder and a 96-channel decoder (the noise-* configs
     # use them); 32 / 64 is as good on renders and faster (docs/benchmarks.md, "Width")
@@ -153,6 +158,7 @@ class Config:
 
 
 CHOICES = {
+    "model.task": ("color", "aux"),
     "model.arch": ("unet", "red30", "srresnet"),
     "model.norm": ("before", "after", "none"),
     "model.activation": ("leaky_relu", "elu"),
@@ -315,3 +321,8 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"image folders have no {', '.join(config.input.features)} "
                           "buffers: train photographs with --no-features (the noise-* configs "
                           "do)")
+    if config.model.task == "aux" and config.input.features[:2] != ["albedo", "normal"]:
+        raise ConfigError("model.task=aux denoises the albedo and normal passes: "
+                          "input.features must start with albedo, normal")
+    if config.model.task == "aux" and config.data.kind != "mc":
+        raise ConfigError("model.task=aux trains on rendered feature passes (data.kind=mc)")

@@ -217,11 +217,30 @@ class _Planes:
         return {"_open": {}}
 
 
+def _target_planes(config: Config) -> tuple[slice, slice | None]:
+    """Which cached planes a target is (the color; model.task=aux: albedo and normal), and
+    where the normal sits among them (it turns with the picture)."""
+    if config.model.task == "aux":
+        return slice(3, 9), slice(3, 6)
+    return PLANES["color"], None
+
+
 def _mc_sample(source: np.ndarray, target_color: np.ndarray, src: Cached, dst: Cached,
                config: Config) -> dict[str, torch.Tensor]:
-    """Network input and exposure-scaled linear target from cached float32 planes."""
+    """Network input and exposure-scaled linear target from cached float32 planes
+    (model.task=aux: the feature passes, and the target's albedo and normal as they are)."""
     def hwc(name: str) -> np.ndarray:
         return source[PLANES[name]].transpose(1, 2, 0)
+
+    if config.model.task == "aux":
+        network_input = build_input(None, config.input, FrameStats(), hwc("albedo"),
+                                    hwc("normal"), source[9], depth_normalised=True)
+        noisy, target = source[3:9].copy(), target_color.copy()
+        for planes in (noisy, target):
+            planes[:3] = np.clip(planes[:3], 0.0, 1.0)
+            planes[3:] = np.clip(planes[3:], -1.0, 1.0)
+        return {"input": torch.from_numpy(network_input), "target": torch.from_numpy(target),
+                "noisy": torch.from_numpy(noisy), "scale": torch.tensor(1.0)}
 
     color = hwc("color") / src.exposure
     network_input = build_input(color, config.input, FrameStats(src.exposure), hwc("albedo"),
@@ -254,8 +273,9 @@ class RenderPairs(Dataset):
         code = int(rng.integers(8))
         window = (slice(None), slice(y, y + crop), slice(x, x + crop))
         source = augment(np.asarray(self.planes(src)[window], np.float32), code, PLANES["normal"])
-        target = augment(np.asarray(self.planes(dst)[:3, y:y + crop, x:x + crop], np.float32),
-                         code, None)
+        planes, normal = _target_planes(self.config)
+        target = augment(np.asarray(self.planes(dst)[planes, y:y + crop, x:x + crop],
+                                    np.float32), code, normal)
         return _mc_sample(source, target, src, dst, self.config)
 
 
@@ -273,7 +293,7 @@ class RenderFrames(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         src, dst = (self.cached[r.path] for r in self.pairs[index])
         source = np.asarray(self.planes(src), np.float32)
-        target = np.asarray(self.planes(dst)[:3], np.float32)
+        target = np.asarray(self.planes(dst)[_target_planes(self.config)[0]], np.float32)
         return _mc_sample(source, target, src, dst, self.config)
 
 
@@ -285,10 +305,12 @@ def _check_pairs(pairs: list[tuple[Render, Render]], cached: dict[Path, Cached],
         if (a.height, a.width) != (b.height, b.width):
             raise DataError(f"renders of scene '{src.scene}' differ in size: {src.path} is "
                             f"{a.width}x{a.height}, {dst.path} is {b.width}x{b.height}")
-        missing = sorted(needed - set(a.features))
-        if missing:
-            raise DataError(f"{src.path}: lacks the {', '.join(missing)} buffer(s) the config "
-                            "asks for (input.features)")
+        checked = [(src, a), (dst, b)] if config.model.task == "aux" else [(src, a)]
+        for render, planes in checked:  # an aux target is the other render's features
+            missing = sorted(needed - set(planes.features))
+            if missing:
+                raise DataError(f"{render.path}: lacks the {', '.join(missing)} buffer(s) the "
+                                "config asks for (input.features)")
 
 
 def _cache_all(renders: list[Render], cache_dir: Path) -> dict[Path, Cached]:

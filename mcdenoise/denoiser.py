@@ -205,6 +205,9 @@ def load_model(path: str | Path | None = None, device: str = "auto", precision: 
         denoiser = _onnx_denoiser(path, digest, threads)
     else:
         denoiser = _torch_or_converted(path, chosen, device, precision, digest, threads)
+    if denoiser.config.model.task == "aux":
+        raise McdenoiseError(f"{path}: this model denoises albedo and normal passes "
+                             "(model.task=aux), not a render's color")
     if path.stem == "default" and path.parent == default_model_file("default", chosen).parent:
         color_only = default_model_file("color", chosen)
         if color_only.is_file():

@@ -34,9 +34,10 @@ class FrameStats:
     depth_scale: float = 1.0  # multiply depth by this to reach [0, 1]
 
 
-def input_channels(config: InputConfig) -> int:
-    """Channels the network reads: color 3, albedo 3, normal 3, depth 1."""
-    return 3 + sum(FEATURE_CHANNELS[name] for name in config.features)
+def input_channels(config: InputConfig, task: str = "color") -> int:
+    """Channels the network reads: color 3 (not for model.task=aux), albedo 3, normal 3,
+    depth 1."""
+    return 3 * (task != "aux") + sum(FEATURE_CHANNELS[name] for name in config.features)
 
 
 def frame_stats(color: np.ndarray, depth: np.ndarray | None = None) -> FrameStats:
@@ -70,16 +71,17 @@ def normalise_depth(depth: np.ndarray, depth_scale: float) -> np.ndarray:
     return np.where(valid, np.clip(depth * depth_scale, 0.0, 1.0), 0.0).astype(np.float32)
 
 
-def build_input(color: np.ndarray, config: InputConfig, stats: FrameStats,
+def build_input(color: np.ndarray | None, config: InputConfig, stats: FrameStats,
                 albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
                 depth: np.ndarray | None = None, depth_normalised: bool = False) -> np.ndarray:
     """The network input (C, H, W) float32 from (H, W, 3) color and optional features.
 
-    color: linear HDR, not yet exposure-scaled. albedo is clipped to [0, 1], normals (camera
-    space) to [-1, 1]; depth is scaled to [0, 1] unless ``depth_normalised``.
+    color: linear HDR, not yet exposure-scaled, or None for the features alone (the input
+    of a model.task=aux network). albedo is clipped to [0, 1], normals (camera space) to
+    [-1, 1]; depth is scaled to [0, 1] unless ``depth_normalised``.
     """
     scale = stats.exposure if config.exposure else 1.0
-    planes = [transform_color(color * scale, config.transform)]
+    planes = [] if color is None else [transform_color(color * scale, config.transform)]
     given = {"albedo": albedo, "normal": normal, "depth": depth}
     for name in config.features:
         value = given[name]

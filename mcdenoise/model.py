@@ -87,6 +87,9 @@ class Network(nn.Module):
         self.scales = config.kernel_scales if self.kernel_size else 0
         self.upsample = config.kernel_upsample
         self.transform = transform
+        # the input channels filtered (kernel output) or added to (direct, residual): the
+        # color, or with model.task=aux the albedo and normal (linear: transform none)
+        self.filtered = 6 if config.task == "aux" else 3
         self.albedo_channel: int | None = None  # set by build_model for model.demodulate
         # model.demodulate: one more output channel, the per-pixel weight of the demodulated
         # result against the plain one
@@ -155,7 +158,7 @@ class Network(nn.Module):
         self.load_state_dict({**state, "out.weight": grown_weight, "out.bias": grown_bias})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C_in, H, W), any H, W -> (B, 3, H, W)."""
+        """x: (B, C_in, H, W), any H, W -> (B, 3, H, W) (model.task=aux: (B, 6, H, W))."""
         height, width = x.shape[-2:]
         pad_h, pad_w = -height % self.alignment, -width % self.alignment
         if pad_h or pad_w:
@@ -165,9 +168,9 @@ class Network(nn.Module):
             albedo = None
             if self.albedo_channel is not None:
                 albedo = x[:, self.albedo_channel:self.albedo_channel + 3]
-            out = self.apply_kernels(out, x[:, :3], albedo)
+            out = self.apply_kernels(out, x[:, :self.filtered], albedo)
         elif self.residual:
-            out = out + inverse_transform(x[:, :3], self.transform).to(out.dtype)
+            out = out + inverse_transform(x[:, :self.filtered], self.transform).to(out.dtype)
         return out[..., :height, :width]
 
     def load_adding_albedo_kernel(self, source: Network) -> None:
@@ -416,7 +419,13 @@ def build_model(config: Config) -> Network:
     if config.model.arch not in networks:
         raise ValueError(f"unknown architecture {config.model.arch!r}")
     features = config.input.features
-    demodulate = config.model.demodulate
+    aux = config.model.task == "aux"
+    if aux and features[:2] != ["albedo", "normal"]:
+        raise ConfigError("model.task=aux needs input.features to start with albedo, normal")
+    if aux and (config.model.demodulate or config.model.albedo_kernel):
+        raise ConfigError("model.demodulate and model.albedo_kernel filter a color: not "
+                          "with model.task=aux")
+    demodulate = False if aux else config.model.demodulate
     if demodulate is None:  # automatic: whenever it can
         demodulate = config.model.output == "kernel" and "albedo" in features
     elif demodulate and (config.model.output != "kernel" or "albedo" not in features):
@@ -425,8 +434,9 @@ def build_model(config: Config) -> Network:
         raise ConfigError("model.albedo_kernel needs model.demodulate (kernel output and "
                           "the albedo feature)")
     model_config = dataclasses.replace(config.model, demodulate=demodulate)
-    network = networks[config.model.arch](input_channels(config.input), 3, model_config,
-                                          config.input.transform)
+    network = networks[config.model.arch](
+        input_channels(config.input, config.model.task), 6 if aux else 3, model_config,
+        "none" if aux else config.input.transform)
     if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)

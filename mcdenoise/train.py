@@ -121,7 +121,8 @@ def new_run_dir(config: Config) -> Path:
         except FileExistsError:
             number += 1
     what = config.data.noise.split(",")[0] if config.data.kind == "images" else config.data.target
-    name = config.train.name or f"{config.data.kind}-{what}-{config.loss.name}"
+    kind = "aux" if config.model.task == "aux" else config.data.kind
+    name = config.train.name or f"{kind}-{what}-{config.loss.name}"
     run_dir = out / f"{number:05d}-{name}"
     run_dir.mkdir()
     return run_dir
@@ -220,13 +221,19 @@ def _train_step(state: _State, batch: dict[str, torch.Tensor], loss_fn, config: 
     return loss.item()
 
 
+def _aux_to_unit(planes: torch.Tensor) -> torch.Tensor:
+    """(B, 6, H, W) albedo and normal (model.task=aux) with the normal mapped to [0, 1]."""
+    return torch.cat([planes[:, :3], planes[:, 3:] * 0.5 + 0.5], dim=1)
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, val_set: Dataset, config: Config, device: torch.device,
              loss_fn) -> tuple[dict[str, float], list[torch.Tensor]]:
     """Mean loss, PSNR (tonemapped for HDR) and relMSE on whole frames, for the output and
     for the noisy input, plus (noisy | output | target) pictures of the first frames."""
     model.eval()
-    hdr = config.data.kind == "mc"
+    aux = config.model.task == "aux"
+    hdr = config.data.kind == "mc" and not aux
     totals: dict[str, float] = {}
     pictures = []
     for index in range(len(val_set)):
@@ -239,13 +246,18 @@ def validate(model: torch.nn.Module, val_set: Dataset, config: Config, device: t
         mask = item["mask"][None].to(device) if "mask" in item else None
         values = {"loss": loss_fn(pred, target, mask, progress=1.0).item()}
         out, ref, inp = pred.clamp(min=0) / scale, target / scale, noisy / scale
+        if aux:  # albedo as it is, normals mapped to [0, 1]: scored and shown as LDR
+            out, ref, inp = (_aux_to_unit(v) for v in (pred, target, noisy))
         score = psnr_tonemapped if hdr else _psnr_clipped
         values["psnr"], values["psnr_input"] = score(out, ref).item(), score(inp, ref).item()
         values["relmse"], values["relmse_input"] = relmse(out, ref).item(), relmse(inp, ref).item()
         for key, value in values.items():
             totals[key] = totals.get(key, 0.0) + value / len(val_set)
         if index < 3:
-            show = tonemap if hdr else (lambda v: v.clamp(0, 1))
+            def show(v):
+                if aux:  # albedo above normal
+                    v = torch.cat([v[:3], v[3:]], dim=-2)
+                return tonemap(v) if hdr else v.clamp(0, 1)
             pictures.append(torch.cat([show(inp[0]), show(out[0]), show(ref[0])], dim=-1).cpu())
     return totals, pictures
 

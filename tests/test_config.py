@@ -31,12 +31,13 @@ def test_defaults_are_the_paper_setup_at_the_bundled_model_widths():
 def test_every_shipped_config_loads():
     shipped = importlib.resources.files("mcdenoise.configs")
     names = sorted(p.name[:-5] for p in shipped.iterdir() if p.name.endswith(".yaml"))
-    assert {"default", "mc-clean", "mc-nofeatures", "noise-gaussian", "noise-poisson",
+    assert {"default", "aux", "mc-clean", "mc-nofeatures", "noise-gaussian", "noise-poisson",
             "noise-bernoulli", "noise-text", "noise-impulse", "tiny"} <= set(names)
     for name in names:
         load_config(name)
     assert load_config("noise-impulse").loss.name == "l0"
     assert load_config("mc-nofeatures").input.features == []
+    assert load_config("aux").model.task == "aux"
 
 
 def test_yaml_round_trip(tmp_path):

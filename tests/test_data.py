@@ -307,3 +307,30 @@ def test_a_scene_without_a_pair_is_left_out_while_others_train(tmp_path, caplog)
         pairs = make_pairs(find_renders(tmp_path), "noisy")
     assert {a.scene for a, _ in pairs} == {"a"}
     assert "1 of 2 scenes left out" in caplog.text and "scene 'b'" in caplog.text
+
+
+def test_aux_task_pairs_the_feature_passes_of_two_seeds(tmp_path):
+    """model.task=aux: the input is the features alone, the target the other seed's albedo
+    and normal, cropped and turned exactly like the input (normals included)."""
+    make_mc_dataset(tmp_path, scenes=2, seeds=2, size=32)  # features equal across seeds
+    config = _config(tmp_path)
+    config.model.task = "aux"
+    train, _ = build_datasets(config, length=24)
+    for index in range(24):
+        item = train[index]
+        assert item["input"].shape == (7, 16, 16) and item["target"].shape == (6, 16, 16)
+        np.testing.assert_allclose(item["input"][:6].numpy(), item["target"].numpy(),
+                                   atol=1e-3)
+        np.testing.assert_allclose(item["noisy"].numpy(), item["target"].numpy(), atol=1e-3)
+        assert float(item["scale"]) == 1.0
+
+
+def test_aux_task_needs_the_targets_features(tmp_path):
+    make_mc_dataset(tmp_path, scenes=1, seeds=1, size=32)  # 4 spp, seed 0, with features
+    write_mc_render(tmp_path / "scene00" / "scene00_0064spp_s001.exr",
+                    np.ones((32, 32, 3), np.float32))  # a target without any
+    config = _config(tmp_path, spp=[4], target_spp=[64])
+    build_datasets(config, length=4)  # a color model reads the target's color only
+    config.model.task = "aux"
+    with pytest.raises(DataError, match="0064spp_s001.exr: lacks the albedo, depth, normal"):
+        build_datasets(config, length=4)

@@ -303,3 +303,58 @@ def test_resume_of_a_run_without_checkpoint_says_so(tmp_path):
 def test_train_help_shows_the_defaults():
     text = CliRunner().invoke(main, ["train", "--help"]).output
     assert "[default: 100000]" in text and "[default: 128]" in text and "[default: 8]" in text
+
+
+def _noisy_aux_dataset(root, scenes: int, seeds: int, size: int = 40):
+    """Renders whose albedo and normal are noisy too (as at low spp through depth of field,
+    motion blur or fine texture), independently per seed; a clean reference."""
+    from conftest import write_mc_render
+
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    for index in range(scenes):
+        scene, rng = f"aux{index:02d}", np.random.default_rng(index)
+        albedo = np.stack([0.2 + 0.6 * ((xx * (2 + c + index)) % 1.0) for c in range(3)], -1)
+        normal = np.stack([xx - 0.5, 0.5 - yy, np.full_like(xx, 0.7)], -1)
+        normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+        depth, color = 2.0 + yy * 3.0, albedo * 2.0
+        for seed in range(seeds):
+            noisy_normal = normal + rng.normal(0, 0.3, normal.shape)
+            noisy_normal /= np.linalg.norm(noisy_normal, axis=-1, keepdims=True)
+            write_mc_render(root / scene / f"{scene}_0004spp_s{seed:03d}.exr", color,
+                            np.clip(albedo + rng.normal(0, 0.15, albedo.shape), 0, 1),
+                            noisy_normal, depth)
+        write_mc_render(root / scene / f"{scene}_ref.exr", color, albedo, normal, depth)
+    return root
+
+
+def test_an_aux_model_learns_to_denoise_albedo_and_normal_and_is_no_color_denoiser(tmp_path):
+    from mcdenoise import McdenoiseError
+    from mcdenoise.denoiser import load_model
+
+    config = _config(tmp_path, steps=60, val_every=60, ckpt_every=60, image_every=60)
+    config.data.path = str(_noisy_aux_dataset(tmp_path / "aux-train", scenes=2, seeds=2))
+    config.data.val_path = str(_noisy_aux_dataset(tmp_path / "aux-val", scenes=1, seeds=1))
+    config.model.task, config.loss.name = "aux", "l2"
+    run_dir = train(config, show_progress=False)
+    last = read_results(run_dir)["last"]
+    # scored against the reference's albedo and normal: the output is far cleaner than the
+    # noisy passes (kernels average the noise away)
+    assert last["psnr"] > last["psnr_input"] + 5.0 and run_dir.name.endswith("-aux-noisy-l2")
+    model = run_dir / "checkpoints" / "last.pt"
+    with pytest.raises(McdenoiseError, match="denoises albedo and normal passes"):
+        load_model(model, device="cpu")
+    source = tmp_path / "aux-val" / "aux00" / "aux00_0004spp_s000.exr"
+    result = CliRunner().invoke(main, ["denoise", str(source), "-o", str(tmp_path / "o.exr"),
+                                       "--model", str(model)])
+    assert result.exit_code != 0 and "model.task=aux" in result.output
+    assert not (tmp_path / "o.exr").exists()
+
+
+def test_an_aux_model_needs_albedo_and_normal_first(tmp_path):
+    from mcdenoise.config import ConfigError, check_config
+
+    config = _config(tmp_path)
+    config.model.task = "aux"
+    config.input.features = ["normal", "albedo"]
+    with pytest.raises(ConfigError, match="must start with albedo, normal"):
+        check_config(config)
