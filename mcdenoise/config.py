@@ -321,8 +321,5 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"image folders have no {', '.join(config.input.features)} "
                           "buffers: train photographs with --no-features (the noise-* configs "
                           "do)")
-    if config.model.task == "aux" and config.input.features[:2] != ["albedo", "normal"]:
-        raise ConfigError("model.task=aux denoises the albedo and normal passes: "
-                          "input.features must start with albedo, normal")
     if config.model.task == "aux" and config.data.kind != "mc":
         raise ConfigError("model.task=aux trains on rendered feature passes (data.kind=mc)")

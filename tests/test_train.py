@@ -351,10 +351,11 @@ def test_an_aux_model_learns_to_denoise_albedo_and_normal_and_is_no_color_denois
 
 
 def test_an_aux_model_needs_albedo_and_normal_first(tmp_path):
-    from mcdenoise.config import ConfigError, check_config
-
-    config = _config(tmp_path)
-    config.model.task = "aux"
-    config.input.features = ["normal", "albedo"]
-    with pytest.raises(ConfigError, match="must start with albedo, normal"):
-        check_config(config)
+    make_mc_dataset(tmp_path / "data", scenes=1, size=16)
+    result = CliRunner().invoke(main, [
+        "train", "--config", "aux", "--features", "normal,albedo", "--data",
+        str(tmp_path / "data"), "--steps", "1", "--device", "cpu", "--workers", "0",
+        "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "needs input.features to start with albedo, normal" in result.output
+    assert not (tmp_path / "runs").exists()
