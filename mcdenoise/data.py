@@ -235,7 +235,7 @@ def _mc_sample(source: np.ndarray, target_color: np.ndarray, src: Cached, dst: C
     if config.model.task == "aux":
         network_input = build_input(None, config.input, FrameStats(), hwc("albedo"),
                                     hwc("normal"), source[9], depth_normalised=True)
-        noisy, target = source[3:9].copy(), target_color.copy()
+        noisy, target = source[_target_planes(config)[0]].copy(), target_color.copy()
         for planes in (noisy, target):
             planes[:3] = np.clip(planes[:3], 0.0, 1.0)
             planes[3:] = np.clip(planes[3:], -1.0, 1.0)
