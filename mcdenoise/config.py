@@ -58,6 +58,14 @@ class ModelConfig:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)
     width: int = 0
     layers: int = 0
+    # color: clean the albedo and normal with a prefilter before the network reads them
+    # (like OIDN's auxiliary filters): a model.task=aux U-Net of this encoder width (the
+    # decoder twice as wide; 0: no prefilter) and depth, its other keys at their defaults
+    # (configs/aux.yaml's network). It is trained on its own first (--config aux);
+    # train.prefilter_from loads it, and it stays frozen while the color network trains.
+    # input.features must start with albedo, normal
+    prefilter_width: int = 0
+    prefilter_depth: int = 4
 
 
 @dataclass
@@ -121,6 +129,8 @@ class TrainConfig:
     image_every: int = 5000
     ckpt_every: int = 5000
     init_from: str | None = None  # start from these weights (fine-tuning)
+    # model.prefilter_width: the trained prefilter (a --config aux checkpoint or model)
+    prefilter_from: str | None = None
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
 
 
@@ -321,5 +331,8 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"image folders have no {', '.join(config.input.features)} "
                           "buffers: train photographs with --no-features (the noise-* configs "
                           "do)")
+    if config.train.prefilter_from and not config.model.prefilter_width:
+        raise ConfigError("train.prefilter_from needs model.prefilter_width (the prefilter's "
+                          "width)")
     if config.model.task == "aux" and config.data.kind != "mc":
         raise ConfigError("model.task=aux trains on rendered feature passes (data.kind=mc)")

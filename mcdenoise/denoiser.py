@@ -75,6 +75,10 @@ class Denoiser:
         self.name, self.digest, self.threads = name, digest, threads
         self.fallback_path: Path | None = None  # a color-only model for files without features
         self._fallback: Denoiser | None = None
+        # model.prefilter_width (torch backend): the prefilter as a stage of its own, run over
+        # the whole frame in tiles of its own reach before the color network's tiles (in one
+        # network, every color tile would redo it over the sum of both reaches)
+        self.prefilter: Denoiser | None = None
 
     @property
     def device(self):
@@ -152,6 +156,8 @@ class Denoiser:
     def run_tiled(self, network_input: np.ndarray, tile: int | None = None,
                   overlap: int | None = None, max_memory: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
         """(C, H, W) network input -> (3, H, W) output, in aligned tiles when it is large."""
+        if self.prefilter is not None:
+            network_input = self._prefiltered(network_input, max_memory)
         _, height, width = network_input.shape
         align = self.backend.geometry.alignment
         overlap = self.default_overlap if overlap is None else overlap
@@ -160,7 +166,7 @@ class Denoiser:
         log.debug("network input %dx%d, tile %d, overlap %d", width, height, tile, overlap)
         if height <= tile and width <= tile:
             return self._run(network_input)
-        out = np.zeros((3, height, width), np.float32)
+        out = None
         total = np.zeros((height, width), np.float32)
         ys, xs = tile_origins(height, tile, overlap, align), tile_origins(width, tile, overlap,
                                                                            align)
@@ -171,9 +177,20 @@ class Denoiser:
                     network_input[:, window.y0:window.y1, window.x0:window.x1]))
                 weight = np.outer(self._axis_weights(ys, index_y, tile, height),
                                   self._axis_weights(xs, index_x, tile, width))
+                if out is None:  # a color, or a prefilter's albedo and normal
+                    out = np.zeros((pred.shape[0], height, width), np.float32)
                 out[:, window.y0:window.y1, window.x0:window.x1] += pred * weight
                 total[window.y0:window.y1, window.x0:window.x1] += weight
         return out / total
+
+    def _prefiltered(self, network_input: np.ndarray, max_memory: int) -> np.ndarray:
+        """The input with its albedo and normal (channels 3-8) replaced by the prefilter's,
+        clipped as Network.prefiltered clips them."""
+        aux = self.prefilter.run_tiled(np.ascontiguousarray(network_input[3:]),
+                                       max_memory=max_memory)
+        cleaned = network_input.copy()
+        cleaned[3:6], cleaned[6:9] = np.clip(aux[:3], 0.0, 1.0), np.clip(aux[3:6], -1.0, 1.0)
+        return cleaned
 
     def _axis_weights(self, origins: list[int], index: int, tile: int, size: int) -> np.ndarray:
         start, end = origins[index], min(origins[index] + tile, size)
@@ -285,8 +302,16 @@ def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, di
 
         torch.set_num_threads(threads)
     model, config = load_network(path, torch_device)
-    return Denoiser(TorchBackend(model, torch_device, precision), config, path.stem, digest,
-                    threads)
+    prefilter, model.prefilter = model.prefilter, None
+    denoiser = Denoiser(TorchBackend(model, torch_device, precision), config, path.stem,
+                        digest, threads)
+    if prefilter is not None:
+        from mcdenoise.model import prefilter_config
+
+        denoiser.prefilter = Denoiser(TorchBackend(prefilter, torch_device, precision),
+                                      prefilter_config(config), f"{path.stem} prefilter",
+                                      digest, threads)
+    return denoiser
 
 
 def _geometry(model):

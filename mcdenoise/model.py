@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mcdenoise.config import Config, ConfigError, ModelConfig
+from mcdenoise.config import Config, ConfigError, InputConfig, ModelConfig
 from mcdenoise.features import FEATURE_CHANNELS, input_channels
 
 
@@ -97,6 +97,10 @@ class Network(nn.Module):
         # model.albedo_kernel: kernel_size^2 more logits, a kernel that filters the albedo
         # multiplied back into the demodulated result
         self.albedo_kernel = self.mix and bool(config.albedo_kernel)
+        # model.prefilter_width: a model.task=aux network run first on the feature channels
+        # (the input after the color), whose filtered albedo and normal replace the noisy
+        # ones; set by build_model, frozen in training (see train)
+        self.prefilter: Network | None = None
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
@@ -119,6 +123,20 @@ class Network(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Width in pixels of the input window that one output pixel depends on."""
+        own = self._own_field()
+        if self.prefilter is None:
+            return own
+        return own + self.prefilter.receptive_field - 1  # it reads what the prefilter wrote
+
+    def train(self, mode: bool = True) -> Network:
+        """As nn.Module.train, but a prefilter stays in eval mode: it is frozen, and its
+        BatchNorm statistics must not drift towards the color network's batches."""
+        super().train(mode)
+        if self.prefilter is not None:
+            self.prefilter.eval()
+        return self
+
+    def _own_field(self) -> int:
         field = self.body_field()
         if not self.kernel_size:
             return field
@@ -159,6 +177,8 @@ class Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W), any H, W -> (B, 3, H, W) (model.task=aux: (B, 6, H, W))."""
+        if self.prefilter is not None:  # before padding: it pads to its own alignment
+            x = self.prefiltered(x)
         height, width = x.shape[-2:]
         pad_h, pad_w = -height % self.alignment, -width % self.alignment
         if pad_h or pad_w:
@@ -172,6 +192,13 @@ class Network(nn.Module):
         elif self.residual:
             out = out + inverse_transform(x[:, :self.filtered], self.transform).to(out.dtype)
         return out[..., :height, :width]
+
+    def prefiltered(self, x: torch.Tensor) -> torch.Tensor:
+        """The input with its albedo and normal (channels 3-8) replaced by the prefilter's,
+        clipped to their ranges as features.build_input clips rendered ones."""
+        aux = self.prefilter(x[:, 3:]).to(x.dtype)
+        return torch.cat([x[:, :3], aux[:, :3].clamp(0.0, 1.0), aux[:, 3:6].clamp(-1.0, 1.0),
+                          x[:, 9:]], dim=1)
 
     def load_adding_albedo_kernel(self, source: Network) -> None:
         """Take the weights of ``source``, the same demodulating network without
@@ -433,6 +460,9 @@ def build_model(config: Config) -> Network:
     if config.model.albedo_kernel and not demodulate:
         raise ConfigError("model.albedo_kernel needs model.demodulate (kernel output and "
                           "the albedo feature)")
+    if config.model.prefilter_width and (aux or features[:2] != ["albedo", "normal"]):
+        raise ConfigError("model.prefilter_width needs a color model (model.task=color) "
+                          "whose input.features start with albedo, normal")
     model_config = dataclasses.replace(config.model, demodulate=demodulate)
     network = networks[config.model.arch](
         input_channels(config.input, config.model.task), 6 if aux else 3, model_config,
@@ -440,4 +470,19 @@ def build_model(config: Config) -> Network:
     if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)
+    if config.model.prefilter_width:
+        network.prefilter = build_model(prefilter_config(config))
+        network.prefilter.requires_grad_(False)
+        network.prefilter.eval()
     return network
+
+
+def prefilter_config(config: Config) -> Config:
+    """The config of a color model's prefilter (model.prefilter_width): a model.task=aux
+    U-Net reading the same features, its other model keys at their defaults."""
+    model = ModelConfig(task="aux", enc_width=config.model.prefilter_width,
+                        dec_width=2 * config.model.prefilter_width,
+                        depth=config.model.prefilter_depth, output="kernel")
+    features = InputConfig(features=list(config.input.features), transform="none",
+                           exposure=False)
+    return dataclasses.replace(Config(), model=model, input=features)

@@ -4,6 +4,7 @@ and DistributedDataParallel under ``torchrun`` (NCCL on GPUs, gloo on the CPU)."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ from mcdenoise.data import build_datasets
 from mcdenoise.device import Ranks, pick_device, torchrun_ranks
 from mcdenoise.loss import build_loss
 from mcdenoise.metrics import psnr, psnr_tonemapped, relmse, tonemap
-from mcdenoise.model import build_model
+from mcdenoise.model import Network, build_model, prefilter_config
 
 log = logging.getLogger(__name__)
 
@@ -148,21 +149,29 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
     model = build_model(config)
     if config.train.sync_bn and ranks.world > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    prefilter_loaded = False
     if config.train.init_from and resume is None:
         source, _ = load_network(config.train.init_from)
+        prefilter_loaded = source.prefilter is not None
         try:
             if 0 < source.scales < model.scales:
                 model.load_grown(source)  # a wider kernel reach, from the smaller one
             elif model.albedo_kernel and not source.albedo_kernel:
                 model.load_adding_albedo_kernel(source)
+            elif model.prefilter is not None and source.prefilter is None:
+                _load_without_prefilter(model, source)  # the prefilter comes from its own run
             else:
                 model.load_state_dict(source.state_dict())
         except (RuntimeError, ValueError):
             raise McdenoiseError(f"{config.train.init_from}: its network does not match this "
                                  "config (features or model options differ)") from None
+    if model.prefilter is not None and resume is None and (
+            config.train.prefilter_from or not prefilter_loaded):
+        _load_prefilter(model, config)
     model.to(device)
     train = config.train
-    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
+    # a prefilter is frozen (build_model): only the color network's own weights train
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=train.lr,
                                  betas=(train.beta1, train.beta2), eps=train.adam_eps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     use_scaler = device.type == "cuda" and train.amp and not torch.cuda.is_bf16_supported()
@@ -182,6 +191,30 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
         state.net = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     return state
+
+
+def _load_without_prefilter(model: Network, source: Network) -> None:
+    """``source``'s weights into ``model``, the same network with a prefilter added."""
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("prefilter.") for name in missing):
+        raise ValueError("not the same network without a prefilter")
+
+
+def _load_prefilter(model: Network, config: Config) -> None:
+    """The trained prefilter of train.prefilter_from into ``model.prefilter``."""
+    path = config.train.prefilter_from
+    if not path:
+        raise McdenoiseError("model.prefilter_width needs train.prefilter_from: a prefilter "
+                             "trained with --config aux")
+    source, source_config = load_network(path)
+    wanted = prefilter_config(config)
+    differ = [f"{section}.{key}" for section in ("model", "input")
+              for key, value in dataclasses.asdict(getattr(wanted, section)).items()
+              if getattr(getattr(source_config, section), key) != value]
+    if differ:
+        raise McdenoiseError(f"{path}: not a prefilter of the shape this config wants "
+                             f"({', '.join(differ)} differ)")
+    model.prefilter.load_state_dict(source.state_dict())
 
 
 def _save(run_dir: Path, name: str, state: _State, config: Config) -> None:

@@ -125,6 +125,51 @@ def test_receptive_field_bounds_what_an_output_pixel_sees(output):
     assert rows.max() - rows.min() + 1 == model.receptive_field
 
 
+def test_a_prefilter_cleans_the_features_the_color_network_reads():
+    config = Config()
+    config.model = ModelConfig(enc_width=4, dec_width=4, depth=2, kernel_scales=1,
+                               prefilter_width=4, prefilter_depth=2)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    prefilter = model.prefilter
+    assert prefilter.filtered == 6 and not any(p.requires_grad for p in prefilter.parameters())
+    assert all(p.requires_grad for p in model.out.parameters())
+    x = torch.rand(1, 10, 37, 29)
+    x[:, 3:6], x[:, 6:9] = torch.rand(1, 3, 37, 29), torch.rand(1, 3, 37, 29) * 2 - 1
+    with torch.no_grad():
+        out, cleaned = model(x), model.prefiltered(x)
+        model.prefilter = None
+        plain = model(cleaned)  # the color network on the prefiltered features
+        own_field = model.receptive_field
+        model.prefilter = prefilter
+    torch.testing.assert_close(out, plain)
+    assert torch.equal(cleaned[:, :3], x[:, :3]) and torch.equal(cleaned[:, 9:], x[:, 9:])
+    assert (cleaned[:, 3:9] - x[:, 3:9]).abs().mean() > 0.01  # filtered: not the input
+    assert cleaned[:, 3:6].min() >= 0 and cleaned[:, 3:6].max() <= 1
+    assert model.receptive_field == own_field + prefilter.receptive_field - 1
+    # what one input pixel reaches: more than the color network alone, within the bound
+    size = model.receptive_field + 16
+    x = torch.rand(1, 10, size, size) * 0.8
+    with torch.no_grad():
+        base = model(x)
+        x[:, 3:, size // 2, size // 2] += 0.1  # a feature pixel only
+        changed = (model(x) - base).abs().sum(1)[0] > 0
+    rows = torch.nonzero(changed.any(1)).flatten()
+    assert own_field < rows.max() - rows.min() + 1 <= model.receptive_field
+    model.train()  # a frozen prefilter keeps its BatchNorm statistics
+    assert model.training and not prefilter.training
+
+
+def test_a_prefilter_needs_a_color_model_reading_albedo_and_normal_first():
+    from mcdenoise.config import ConfigError
+
+    config = Config()
+    config.model.prefilter_width = 4
+    config.input.features = ["normal", "albedo"]
+    with pytest.raises(ConfigError, match="start with albedo, normal"):
+        build_model(config)
+
+
 def test_kernel_size_must_be_odd():
     from mcdenoise.config import ConfigError, set_value
 

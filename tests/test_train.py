@@ -19,9 +19,10 @@ from conftest import make_mc_dataset
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mcdenoise import train as train_module
-from mcdenoise.checkpoint import load_checkpoint
+from mcdenoise.checkpoint import load_checkpoint, save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
+from mcdenoise.model import build_model
 from mcdenoise.train import lr_factor, read_results, train
 
 
@@ -358,4 +359,58 @@ def test_an_aux_model_needs_albedo_and_normal_first(tmp_path):
         "--out", str(tmp_path / "runs")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "needs input.features to start with albedo, normal" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp_path):
+    from mcdenoise.denoiser import load_model
+
+    aux = _config(tmp_path, steps=4, name="aux")
+    aux.data.path = str(_noisy_aux_dataset(tmp_path / "aux-train", scenes=2, seeds=2))
+    aux.data.val_path = str(_noisy_aux_dataset(tmp_path / "aux-val", scenes=1, seeds=1))
+    aux.model = load_config("aux").model
+    aux.model.enc_width, aux.model.dec_width, aux.model.depth = 4, 8, 2
+    aux.input, aux.loss = load_config("aux").input, load_config("aux").loss
+    prefilter = train(aux, show_progress=False) / "checkpoints" / "last.pt"
+
+    config = _config(tmp_path, steps=4, prefilter_from=str(prefilter))
+    config.data.path = aux.data.path
+    config.model.prefilter_width, config.model.prefilter_depth = 4, 2
+    first = train(config, show_progress=False)
+    weights = load_checkpoint(first / "checkpoints" / "last.pt")["model"]
+    trained = load_checkpoint(prefilter)["model"]
+    start = load_checkpoint(first / "checkpoints" / "step_0000002.pt")["model"]
+    for name, value in trained.items():  # frozen: weights and BatchNorm statistics
+        assert torch.equal(weights[f"prefilter.{name}"], value), name
+    assert not torch.equal(weights["out.weight"], start["out.weight"])  # the rest trains
+    # fine-tuning the whole model needs no prefilter_from: init_from holds the prefilter
+    again = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
+    again.model.prefilter_width, again.model.prefilter_depth = 4, 2
+    again.data.path = aux.data.path
+    second = train(again, show_progress=False)
+    weights = load_checkpoint(second / "checkpoints" / "last.pt")["model"]
+    assert torch.equal(weights["prefilter.out.weight"], trained["out.weight"])
+    source = tmp_path / "aux-val" / "aux00" / "aux00_0004spp_s000.exr"
+    out = tmp_path / "o.exr"
+    result = CliRunner().invoke(main, ["denoise", str(source), "-o", str(out), "--model",
+                                       str(second / "checkpoints" / "last.pt")])
+    assert result.exit_code == 0 and out.is_file(), result.output
+    # the torch backend runs the prefilter as a stage of its own, tiled by its own reach
+    denoiser = load_model(second / "checkpoints" / "last.pt", device="cpu")
+    assert denoiser.prefilter is not None and denoiser.model.prefilter is None
+
+
+def test_a_prefilter_of_another_shape_or_none_is_one_line_and_no_run(tmp_path):
+    make_mc_dataset(tmp_path / "data", scenes=1, size=16)
+    args = ["train", "--config", "tiny", "--data", str(tmp_path / "data"), "--steps", "1",
+            "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "runs"),
+            "--set", "model.prefilter_width=4", "--set", "model.prefilter_depth=2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "needs train.prefilter_from" in result.output
+    config = load_config("tiny")  # a color model is no prefilter
+    save_checkpoint(tmp_path / "color.pt", build_model(config), config, step=1)
+    result = CliRunner().invoke(main, args + ["--set", f"train.prefilter_from={tmp_path}/color.pt"])
+    assert result.exit_code == 1 and "not a prefilter of the shape" in result.output
+    assert "model.task" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
