@@ -118,9 +118,13 @@ def default_model_path(name: str = "default") -> Path:
     return Path(str(importlib.resources.files("mcdenoise.weights") / f"{name}.safetensors"))
 
 
-def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | None = None) -> Path:
+def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | None = None,
+                 prefilter: str | Path | None = None) -> Path:
     """A run folder (its best, else last checkpoint) or a checkpoint -> a safetensors model
-    whose metadata holds the config, the training step and ``info``."""
+    whose metadata holds the config, the training step and ``info``. ``prefilter``: a
+    trained model.task=aux model that the exported color model carries (model.prefilter_width)
+    and runs on its albedo and normal first; the source may then be a .safetensors model
+    too (its own note is kept unless ``info`` gives one)."""
     import json
 
     from safetensors.torch import save_file
@@ -129,7 +133,13 @@ def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | Non
     if source.is_dir():
         candidates = [source / "checkpoints" / name for name in ("best.pt", "last.pt")]
         source = next((c for c in candidates if c.is_file()), candidates[-1])
-    payload = load_checkpoint(source)
+    if source.suffix == ".safetensors":
+        weights, config_dict, own_info = load_weights(source)
+        payload, info = {"model": weights, "config": config_dict}, {**own_info, **(info or {})}
+    else:
+        payload = load_checkpoint(source)
+    if prefilter is not None:
+        payload = {**payload, **_with_prefilter(payload, Path(prefilter), source)}
     metadata = {"format": SHIPPED_FORMAT, "config": json.dumps(payload["config"]),
                 "step": str(payload.get("step", "")), "source": source.name,
                 "info": json.dumps(info or {})}
@@ -139,6 +149,26 @@ def export_model(source: str | Path, out: str | Path, info: dict[str, Any] | Non
     with replacing(out) as temporary:
         save_file(tensors, temporary, metadata=metadata)
     return out
+
+
+def _with_prefilter(payload: dict[str, Any], path: Path, source: Path) -> dict[str, Any]:
+    """A color model's weights and config with the aux model at ``path`` added as its
+    prefilter (checked against the shape the config then wants)."""
+    from mcdenoise.model import build_model, check_prefilter
+
+    config = Config.from_saved(payload["config"], source=str(source))
+    if config.model.task != "color" or config.model.prefilter_width:
+        raise CheckpointError(f"{source}: only a color model without a prefilter takes one")
+    aux_weights, aux_dict, _ = load_weights(path)
+    aux_config = Config.from_saved(aux_dict, source=str(path))
+    if aux_config.model.task != "aux":
+        raise CheckpointError(f"{path}: not a prefilter (train one with --config aux)")
+    config.model.prefilter_width = aux_config.model.enc_width
+    config.model.prefilter_depth = aux_config.model.depth
+    check_prefilter(config, aux_config, str(path))
+    weights = {**payload["model"], **{f"prefilter.{k}": v for k, v in aux_weights.items()}}
+    build_model(config).load_state_dict(weights)  # every tensor in its place
+    return {"model": weights, "config": config.to_dict()}
 
 
 def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict]:

@@ -292,7 +292,12 @@ def _load_denoiser(model: str | None, kind: str, device: str, precision: str,
 @click.option("--note", help="A line about how the model was trained, kept in its metadata.")
 @click.option("--reproduce", metavar="COMMANDS", help="The commands that made the data and "
               "trained the model, kept in its metadata.")
-def export(source: str, output: str, note: str | None, reproduce: str | None) -> None:
+@click.option("--prefilter", type=click.Path(exists=True, dir_okay=False), metavar="AUX",
+              help="A prefilter trained with --config aux (checkpoint or model): the written "
+                   ".safetensors color model carries it and cleans its albedo and normal with "
+                   "it first.")
+def export(source: str, output: str, note: str | None, reproduce: str | None,
+           prefilter: str | None) -> None:
     """Turn a training run (its best checkpoint), a checkpoint or a model into a model file
     for `denoise --model`: .safetensors, or .onnx for ONNX Runtime (torch-free inference,
     dynamic height and width, config and provenance in its metadata)."""
@@ -302,6 +307,13 @@ def export(source: str, output: str, note: str | None, reproduce: str | None) ->
     if suffix not in (".safetensors", ".onnx"):
         raise click.BadParameter("the model file ends in .safetensors or .onnx", param_hint="-o")
     info = {key: value for key, value in (("note", note), ("reproduce", reproduce)) if value}
+    if prefilter:
+        if suffix == ".onnx":
+            raise click.BadParameter("a prefilter is added to a .safetensors model (export "
+                                     "that to .onnx next)", param_hint="--prefilter")
+        path = export_model(source, output, info or None, prefilter=prefilter)
+        click.echo(f"model written: {path}")
+        return
     if suffix == ".onnx":
         from mcdenoise.checkpoint import export_onnx_model
 

@@ -486,3 +486,14 @@ def prefilter_config(config: Config) -> Config:
     features = InputConfig(features=list(config.input.features), transform="none",
                            exposure=False)
     return dataclasses.replace(Config(), model=model, input=features)
+
+
+def check_prefilter(config: Config, source_config: Config, label: str) -> None:
+    """That a trained aux model (``source_config``) is the prefilter ``config`` wants."""
+    wanted = prefilter_config(config)
+    differ = [f"{section}.{key}" for section in ("model", "input")
+              for key, value in dataclasses.asdict(getattr(wanted, section)).items()
+              if getattr(getattr(source_config, section), key) != value]
+    if differ:
+        raise ConfigError(f"{label}: not a prefilter of the shape this model wants "
+                          f"({', '.join(differ)} differ)")

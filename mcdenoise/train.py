@@ -4,7 +4,6 @@ and DistributedDataParallel under ``torchrun`` (NCCL on GPUs, gloo on the CPU)."
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -33,7 +32,7 @@ from mcdenoise.data import build_datasets
 from mcdenoise.device import Ranks, pick_device, torchrun_ranks
 from mcdenoise.loss import build_loss
 from mcdenoise.metrics import psnr, psnr_tonemapped, relmse, tonemap
-from mcdenoise.model import Network, build_model, prefilter_config
+from mcdenoise.model import Network, build_model, check_prefilter
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +206,7 @@ def _load_prefilter(model: Network, config: Config) -> None:
         raise McdenoiseError("model.prefilter_width needs train.prefilter_from: a prefilter "
                              "trained with --config aux")
     source, source_config = load_network(path)
-    wanted = prefilter_config(config)
-    differ = [f"{section}.{key}" for section in ("model", "input")
-              for key, value in dataclasses.asdict(getattr(wanted, section)).items()
-              if getattr(getattr(source_config, section), key) != value]
-    if differ:
-        raise McdenoiseError(f"{path}: not a prefilter of the shape this config wants "
-                             f"({', '.join(differ)} differ)")
+    check_prefilter(config, source_config, path)
     model.prefilter.load_state_dict(source.state_dict())
 
 

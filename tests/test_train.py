@@ -19,7 +19,7 @@ from conftest import make_mc_dataset
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mcdenoise import train as train_module
-from mcdenoise.checkpoint import load_checkpoint, save_checkpoint
+from mcdenoise.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
 from mcdenoise.model import build_model
@@ -383,6 +383,25 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
     for name, value in trained.items():  # frozen: weights and BatchNorm statistics
         assert torch.equal(weights[f"prefilter.{name}"], value), name
     assert not torch.equal(weights["out.weight"], start["out.weight"])  # the rest trains
+    # a trained color model and a trained prefilter put together without training
+    plain = load_config("tiny")
+    save_checkpoint(tmp_path / "color.pt", build_model(plain), plain, step=7)
+    attached = tmp_path / "attached.safetensors"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "color.pt"), "-o",
+                                       str(attached), "--prefilter", str(prefilter)])
+    assert result.exit_code == 0, result.output
+    joined, joined_config, _ = load_weights(attached)
+    assert (joined_config["model"]["prefilter_width"], joined_config["model"]["prefilter_depth"]
+            ) == (4, 2)
+    assert torch.equal(joined["prefilter.out.weight"], trained["out.weight"])
+    assert torch.equal(joined["out.weight"], load_checkpoint(tmp_path / "color.pt")["model"]
+                       ["out.weight"])
+    assert load_model(attached, device="cpu").prefilter is not None
+    twice = CliRunner().invoke(main, ["export", str(attached), "-o",
+                                      str(tmp_path / "2.safetensors"), "--prefilter",
+                                      str(prefilter)])
+    assert twice.exit_code != 0 and "without a prefilter takes one" in twice.output
+    assert "Traceback" not in twice.output and not (tmp_path / "2.safetensors").exists()
     # fine-tuning the whole model needs no prefilter_from: init_from holds the prefilter
     again = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
     again.model.prefilter_width, again.model.prefilter_depth = 4, 2
