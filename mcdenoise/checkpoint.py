@@ -159,14 +159,14 @@ def _with_prefilter(payload: dict[str, Any], path: Path, source: Path) -> dict[s
     config = Config.from_saved(payload["config"], source=str(source))
     if config.model.task != "color" or config.model.prefilter_width:
         raise CheckpointError(f"{source}: only a color model without a prefilter takes one")
-    aux_weights, aux_dict, _ = load_weights(path)
-    aux_config = Config.from_saved(aux_dict, source=str(path))
+    aux, aux_config = load_network(path)  # what train.prefilter_from loads, checked alike
     if aux_config.model.task != "aux":
         raise CheckpointError(f"{path}: not a prefilter (train one with --config aux)")
     config.model.prefilter_width = aux_config.model.enc_width
     config.model.prefilter_depth = aux_config.model.depth
     check_prefilter(config, aux_config, str(path))
-    weights = {**payload["model"], **{f"prefilter.{k}": v for k, v in aux_weights.items()}}
+    weights = {**payload["model"],
+               **{f"prefilter.{k}": v for k, v in aux.state_dict().items()}}
     build_model(config).load_state_dict(weights)  # every tensor in its place
     return {"model": weights, "config": config.to_dict()}
 
