@@ -140,31 +140,59 @@ def export_onnx(model: Any, config_dict: dict, out: str | Path, info: dict | Non
                 digest: str = "", opset: int = 17) -> Path:
     """Write a network as ONNX with dynamic height and width; its config, geometry, source
     hash and training note go into the model's metadata (``read_onnx_metadata``). Inputs
-    must be padded to the alignment (the ONNX backend does it)."""
+    must be padded to the alignment (the ONNX backend does it). A model with a prefilter
+    (model.prefilter_width) is written as two graphs, so that ONNX Runtime runs them as two
+    stages as the torch backend does: the color network is the file's graph, the
+    prefilter a second ONNX model inside its metadata (``prefilter``, base64)."""
+    from mcdenoise.atomic import write_atomic
+    from mcdenoise.config import Config
+
+    config = Config.from_saved(config_dict)
+    metadata = {"format": ONNX_FORMAT, "config": json.dumps(config_dict),
+                "info": json.dumps(info or {}), "source_sha256": digest}
+    prefilter = getattr(model, "prefilter", None)
+    if prefilter is not None:
+        import base64
+
+        from mcdenoise.model import prefilter_config
+
+        aux = prefilter_config(config)
+        graph, geometry = _onnx_graph(prefilter, aux, opset)
+        metadata["prefilter"] = base64.b64encode(graph).decode("ascii")
+        metadata["prefilter_geometry"] = json.dumps(geometry.__dict__)
+        metadata["prefilter_config"] = json.dumps(aux.to_dict())
+    model.prefilter = None  # the color network alone (restored below)
+    try:
+        graph, geometry = _onnx_graph(model, config, opset)
+    finally:
+        model.prefilter = prefilter
+    metadata["geometry"] = json.dumps(geometry.__dict__)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, lambda stream: stream.write(graph + _metadata_props(metadata)))
+    return out
+
+
+def _onnx_graph(model: Any, config: Any, opset: int) -> tuple[bytes, Geometry]:
+    """One network (BatchNorm folded) as serialized ONNX, and its tiling geometry."""
+    import io
+
     import torch
 
-    from mcdenoise.atomic import replacing
-    from mcdenoise.config import Config
     from mcdenoise.features import input_channels
     from mcdenoise.model import fuse_batchnorm
 
-    config = Config.from_saved(config_dict)
     model = fuse_batchnorm(model.to("cpu").eval())
     align = model.alignment
     example = torch.zeros(1, input_channels(config.input, config.model.task), 2 * align,
                           2 * align)
-    geometry = Geometry(align, model.receptive_field, model.bytes_per_pixel)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(out) as temporary, warnings_quiet():
-        torch.onnx.export(model, (example,), str(temporary), input_names=["input"],
+    buffer = io.BytesIO()
+    with warnings_quiet():
+        torch.onnx.export(model, (example,), buffer, input_names=["input"],
                           output_names=["output"], opset_version=opset, dynamo=False,
                           dynamic_axes={"input": {2: "height", 3: "width"},
                                         "output": {2: "height", 3: "width"}})
-        _add_metadata(temporary, {"format": ONNX_FORMAT, "config": json.dumps(config_dict),
-                                  "geometry": json.dumps(geometry.__dict__),
-                                  "info": json.dumps(info or {}), "source_sha256": digest})
-    return out
+    return buffer.getvalue(), Geometry(align, model.receptive_field, model.bytes_per_pixel)
 
 
 @contextlib.contextmanager
@@ -189,20 +217,19 @@ def _length_delimited(field_number: int, payload: bytes) -> bytes:
     return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
 
 
-def _add_metadata(path: Path, metadata: dict[str, str]) -> None:
-    """Append ``metadata_props`` entries (ModelProto field 14, StringStringEntryProto key = 1,
-    value = 2) to a serialized ONNX model: protobuf merges fields appended to a message, so
-    no onnx package is needed."""
-    extra = b"".join(
+def _metadata_props(metadata: dict[str, str]) -> bytes:
+    """``metadata_props`` entries (ModelProto field 14, StringStringEntryProto key = 1,
+    value = 2) to append to a serialized ONNX model: protobuf merges fields appended to a
+    message, so no onnx package is needed."""
+    return b"".join(
         _length_delimited(14, _length_delimited(1, key.encode()) +
                           _length_delimited(2, value.encode()))
         for key, value in metadata.items())
-    with open(path, "ab") as stream:
-        stream.write(extra)
 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
-    """{'config': dict, 'geometry': Geometry, 'info': dict, 'source_sha256': str} of an ONNX
+    """{'config': dict, 'geometry': Geometry, 'info': dict, 'source_sha256': str,
+    'prefilter': None or {'graph': bytes, 'geometry': Geometry, 'config': dict}} of an ONNX
     file mcdenoise exported; needs onnxruntime only."""
     ort = import_onnxruntime()
     path = Path(path)
@@ -214,10 +241,17 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     meta = session.get_modelmeta().custom_metadata_map
     if meta.get("format") != ONNX_FORMAT:
         raise McdenoiseError(f"{path}: not an mcdenoise ONNX model (no mcdenoise metadata)")
-    return {"config": json.loads(meta["config"]),
-            "geometry": Geometry(**json.loads(meta["geometry"])),
-            "info": json.loads(meta.get("info", "{}")),
-            "source_sha256": meta.get("source_sha256", "")}
+    out = {"config": json.loads(meta["config"]),
+           "geometry": Geometry(**json.loads(meta["geometry"])),
+           "info": json.loads(meta.get("info", "{}")),
+           "source_sha256": meta.get("source_sha256", ""), "prefilter": None}
+    if "prefilter" in meta:  # a second graph: the model's prefilter (export_onnx)
+        import base64
+
+        out["prefilter"] = {"graph": base64.b64decode(meta["prefilter"]),
+                            "geometry": Geometry(**json.loads(meta["prefilter_geometry"])),
+                            "config": json.loads(meta["prefilter_config"])}
+    return out
 
 
 def file_digest(path: Path) -> str:

@@ -257,7 +257,7 @@ def default_model_file(name: str, backend: str) -> Path:
     return folder / f"{name}.safetensors"
 
 
-def _onnx_denoiser(path: Path, digest: str, threads: int | None) -> Denoiser:
+def _onnx_denoiser(path: Path, digest: str, threads: int | None, name: str = "") -> Denoiser:
     from mcdenoise.backends import OnnxBackend, read_onnx_metadata
     from mcdenoise.config import ConfigError
 
@@ -267,7 +267,15 @@ def _onnx_denoiser(path: Path, digest: str, threads: int | None) -> Denoiser:
     except ConfigError as exc:
         raise McdenoiseError(f"{path}: its config does not fit this mcdenoise ({exc})") from None
     backend = OnnxBackend(path, meta["geometry"], threads, label=str(path))
-    return Denoiser(backend, config, path.stem, digest, threads)
+    denoiser = Denoiser(backend, config, name or path.stem, digest, threads)
+    if meta["prefilter"] is not None:  # model.prefilter_width: its second graph
+        prefilter = meta["prefilter"]
+        denoiser.prefilter = Denoiser(
+            OnnxBackend(prefilter["graph"], prefilter["geometry"], threads,
+                        label=f"{path} prefilter"),
+            Config.from_saved(prefilter["config"], source=str(path)),
+            f"{denoiser.name} prefilter", digest, threads)
+    return denoiser
 
 
 def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, digest: str,
@@ -285,15 +293,14 @@ def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, di
     if chosen == "onnxruntime":
         import tempfile
 
-        from mcdenoise.backends import OnnxBackend, export_onnx
+        from mcdenoise.backends import export_onnx
 
         if precision != "fp32":
             raise McdenoiseError("the onnxruntime backend runs fp32 only")
         model, config = load_network(path, "cpu")
         with tempfile.TemporaryDirectory() as folder:
             onnx = export_onnx(model, config.to_dict(), Path(folder) / "model.onnx")
-            backend = OnnxBackend(onnx.read_bytes(), _geometry(model), threads, str(path))
-        return Denoiser(backend, config, path.stem, digest, threads)
+            return _onnx_denoiser(onnx, digest, threads, name=path.stem)
     from mcdenoise.backends import TorchBackend
 
     torch_device = pick_device(device)
@@ -313,8 +320,3 @@ def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, di
                                       digest, threads)
     return denoiser
 
-
-def _geometry(model):
-    from mcdenoise.backends import Geometry
-
-    return Geometry(model.alignment, model.receptive_field, model.bytes_per_pixel)

@@ -54,6 +54,16 @@ def test_onnx_runtime_matches_torch_tiled_and_untiled(tmp_path, checkpoint):
     torch_model = load_model(checkpoint, device="cpu", backend="torch")
     ort_model = load_model(onnx)  # an .onnx file picks ONNX Runtime
     assert ort_model.backend.name == "onnxruntime" and torch_model.backend.name == "torch"
+    # a prefilter is a second graph, run as a stage of its own as in torch: each backend's
+    # color network reaches only as far as itself
+    assert (ort_model.prefilter is None) == (torch_model.prefilter is None)
+    for a, b in [(ort_model, torch_model), (ort_model.prefilter, torch_model.prefilter)]:
+        if a is not None:
+            assert a.backend.geometry == b.backend.geometry
+    if ort_model.prefilter is not None:
+        assert ort_model.prefilter.backend.name == "onnxruntime"
+        converted = load_model(checkpoint, backend="onnxruntime")  # exported in memory
+        assert converted.prefilter.backend.geometry == ort_model.prefilter.backend.geometry
     rng = np.random.default_rng(0)
     frame = _frame(rng, 150, 171)  # not a multiple of the alignment
     for tile in (None, 64):
