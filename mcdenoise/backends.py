@@ -88,10 +88,13 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, model: str | Path | bytes, geometry: Geometry,
-                 threads: int | None = None, label: str = "model") -> None:
+                 threads: int | None = None, label: str = "model", arena: bool = True) -> None:
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # arena=False: memory goes back when a run ends instead of staying in the session's
+        # arena (a prefilter's arena would sit beside the color network's for the whole job)
+        options.enable_cpu_mem_arena = arena
         if threads:
             options.intra_op_num_threads = threads
         source = model if isinstance(model, bytes) else str(model)

@@ -272,7 +272,7 @@ def _onnx_denoiser(path: Path, digest: str, threads: int | None, name: str = "")
         prefilter = meta["prefilter"]
         denoiser.prefilter = Denoiser(
             OnnxBackend(prefilter["graph"], prefilter["geometry"], threads,
-                        label=f"{path} prefilter"),
+                        label=f"{path} prefilter", arena=False),
             Config.from_saved(prefilter["config"], source=str(path)),
             f"{denoiser.name} prefilter", digest, threads)
     return denoiser
