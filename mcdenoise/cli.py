@@ -90,10 +90,10 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
               show_default=True, help="auto: torch when installed (GPUs; on the CPU as fast "
                                       "as ONNX Runtime, with less memory), else ONNX Runtime.")
-@click.option("--tile", type=click.IntRange(min=32), help="Tile size (default: from "
-                                                          "--max-memory).")
-@click.option("--overlap", type=click.IntRange(min=0), help="Tile overlap (default: half "
-                                                            "the receptive field).")
+@click.option("--tile", type=click.IntRange(min=32), help="Tiles hold at most TILE x TILE "
+                                                          "pixels (default: from --max-memory).")
+@click.option("--overlap", type=click.IntRange(min=0), help="Band shared by neighbouring tiles "
+                                                            "(default: the receptive field).")
 @click.option("--max-memory", metavar="SIZE", help="Memory for the network's activations, "
                                                    "e.g. 2G (default 1G).")
 @click.option("--layer", metavar="NAME", help="Only this view layer (default: all).")
