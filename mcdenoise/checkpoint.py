@@ -164,6 +164,7 @@ def _with_prefilter(payload: dict[str, Any], path: Path, source: Path) -> dict[s
         raise CheckpointError(f"{path}: not a prefilter (train one with --config aux)")
     config.model.prefilter_width = aux_config.model.enc_width
     config.model.prefilter_depth = aux_config.model.depth
+    config.model.prefilter_tail = aux_config.model.tail_width
     check_prefilter(config, aux_config, str(path))
     weights = {**payload["model"],
                **{f"prefilter.{k}": v for k, v in aux.state_dict().items()}}

@@ -29,6 +29,11 @@ class ModelConfig:
     # use them); 32 / 64 is as good on renders and faster (docs/benchmarks.md, "Width")
     enc_width: int = 32
     dec_width: int = 64
+    # unet: the full-resolution tail after the decoder, convs of 2 x tail_width and
+    # tail_width features (N2N's 64 and 32). At full resolution it is most of the work: in
+    # configs/aux.yaml's 16 / 32 prefilter, 32 leaves 85 % of the multiply-adds to the tail
+    # (75 k a pixel; 16: 39 k), in the default color model 65 % (129 k)
+    tail_width: int = 32
     depth: int = 5  # number of 2x max-pools; alignment is 2**depth
     norm: str = "before"  # BatchNorm before the activation, after it, or none
     activation: str = "leaky_relu"  # leaky_relu (slope below) or elu
@@ -66,6 +71,7 @@ class ModelConfig:
     # input.features must start with albedo, normal
     prefilter_width: int = 0
     prefilter_depth: int = 4
+    prefilter_tail: int = 32  # its model.tail_width
 
 
 @dataclass
@@ -331,6 +337,8 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"image folders have no {', '.join(config.input.features)} "
                           "buffers: train photographs with --no-features (the noise-* configs "
                           "do)")
+    if config.model.tail_width < 1 or config.model.prefilter_tail < 1:
+        raise ConfigError("model.tail_width and model.prefilter_tail must be at least 1")
     if config.train.prefilter_from and not config.model.prefilter_width:
         raise ConfigError("train.prefilter_from needs model.prefilter_width (the prefilter's "
                           "width)")

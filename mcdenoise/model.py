@@ -286,7 +286,8 @@ class Network(nn.Module):
 class UNet(Network):
     """Encoder: conv, then ``depth`` x (conv + 2x max-pool), then a bottleneck conv.
     Decoder: ``depth`` x (nearest 2x upsample, concat skip, two convs); the last level
-    concatenates the input itself, then 64 -> 32 -> out (linear)."""
+    concatenates the input itself, then 2 x tail_width -> tail_width
+    -> out (linear)."""
 
     def __init__(self, in_channels: int, out_channels: int = 3,
                  config: ModelConfig | None = None, transform: str = "tonemap") -> None:
@@ -306,8 +307,10 @@ class UNet(Network):
                                     conv_block(dec, dec, config)))
         self.up = nn.ModuleList(up)
         last_in = (dec if depth > 1 else enc) + in_channels
-        self.tail = nn.Sequential(conv_block(last_in, 64, config), conv_block(64, 32, config))
-        self.out = nn.Conv2d(32, self.out_channels(out_channels), 3, padding=1)
+        tail = config.tail_width
+        self.tail = nn.Sequential(conv_block(last_in, 2 * tail, config),
+                                  conv_block(2 * tail, tail, config))
+        self.out = nn.Conv2d(tail, self.out_channels(out_channels), 3, padding=1)
 
     def body_field(self) -> int:
         field, step = 1, 1
@@ -482,7 +485,8 @@ def prefilter_config(config: Config) -> Config:
     U-Net reading the same features, its other model keys at their defaults."""
     model = ModelConfig(task="aux", enc_width=config.model.prefilter_width,
                         dec_width=2 * config.model.prefilter_width,
-                        depth=config.model.prefilter_depth, output="kernel")
+                        depth=config.model.prefilter_depth,
+                        tail_width=config.model.prefilter_tail, output="kernel")
     features = InputConfig(features=list(config.input.features), transform="none",
                            exposure=False)
     return dataclasses.replace(Config(), model=model, input=features)

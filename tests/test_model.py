@@ -160,6 +160,26 @@ def test_a_prefilter_cleans_the_features_the_color_network_reads():
     assert model.training and not prefilter.training
 
 
+def test_tail_width_sets_the_full_resolution_convs_and_old_models_keep_n2n_widths():
+    config = Config()
+    config.model.tail_width = 8
+    slim = build_model(config)
+    assert [block[0].out_channels for block in slim.tail] == [16, 8]
+    assert slim.out.in_channels == 8
+    saved = Config().to_dict()
+    del saved["model"]["tail_width"]  # a model saved before the key
+    assert Config.from_saved(saved).model.tail_width == 32
+    default = build_model(Config())
+    assert [block[0].out_channels for block in default.tail] == [64, 32]
+    assert sum(p.numel() for p in slim.parameters()) < sum(p.numel()
+                                                           for p in default.parameters())
+    from mcdenoise.config import ConfigError, check_config
+
+    config.model.tail_width = 0
+    with pytest.raises(ConfigError, match="tail_width"):
+        check_config(config)
+
+
 def test_a_prefilter_needs_a_color_model_reading_albedo_and_normal_first():
     from mcdenoise.config import ConfigError
 

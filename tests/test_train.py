@@ -370,12 +370,14 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
     aux.data.val_path = str(_noisy_aux_dataset(tmp_path / "aux-val", scenes=1, seeds=1))
     aux.model = load_config("aux").model
     aux.model.enc_width, aux.model.dec_width, aux.model.depth = 4, 8, 2
+    aux.model.tail_width = 3  # a slim full-resolution tail
     aux.input, aux.loss = load_config("aux").input, load_config("aux").loss
     prefilter = train(aux, show_progress=False) / "checkpoints" / "last.pt"
 
     config = _config(tmp_path, steps=4, prefilter_from=str(prefilter))
     config.data.path = aux.data.path
     config.model.prefilter_width, config.model.prefilter_depth = 4, 2
+    config.model.prefilter_tail = 3
     first = train(config, show_progress=False)
     weights = load_checkpoint(first / "checkpoints" / "last.pt")["model"]
     trained = load_checkpoint(prefilter)["model"]
@@ -391,8 +393,8 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
                                        str(attached), "--prefilter", str(prefilter)])
     assert result.exit_code == 0, result.output
     joined, joined_config, _ = load_weights(attached)
-    assert (joined_config["model"]["prefilter_width"], joined_config["model"]["prefilter_depth"]
-            ) == (4, 2)
+    assert (joined_config["model"]["prefilter_width"], joined_config["model"]["prefilter_depth"],
+            joined_config["model"]["prefilter_tail"]) == (4, 2, 3)
     assert torch.equal(joined["prefilter.out.weight"], trained["out.weight"])
     assert torch.equal(joined["out.weight"], load_checkpoint(tmp_path / "color.pt")["model"]
                        ["out.weight"])
@@ -405,6 +407,7 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
     # fine-tuning the whole model needs no prefilter_from: init_from holds the prefilter
     again = _config(tmp_path, steps=2, init_from=str(first / "checkpoints" / "last.pt"))
     again.model.prefilter_width, again.model.prefilter_depth = 4, 2
+    again.model.prefilter_tail = 3
     again.data.path = aux.data.path
     second = train(again, show_progress=False)
     weights = load_checkpoint(second / "checkpoints" / "last.pt")["model"]
