@@ -225,14 +225,18 @@ class Network(nn.Module):
         k = self.kernel_size
         height, width = linear.shape[-2:]
         padded = F.pad(linear, (k // 2,) * 4, mode="replicate")
-        weights = torch.softmax(logits, dim=1)
+        # the softmax, normalised after filtering: the C filtered channels are divided by
+        # the weights' sum instead of the k*k weights (the same result; ONNX Runtime's
+        # Softmax over channels took 44 % of the prefilter's time and 34 % of the color
+        # network's)
+        weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         # one multiply-add per tap on shifted views: 4-7x faster on the CPU than unfolding
         # the k*k neighbourhoods into a (B, C, k*k, H, W) tensor, and no such tensor in memory
         result = torch.zeros_like(linear)
         for tap in range(k * k):
             dy, dx = divmod(tap, k)
             result.addcmul_(padded[..., dy:dy + height, dx:dx + width], weights[:, tap:tap + 1])
-        return result
+        return result / weights.sum(dim=1, keepdim=True)
 
     def apply_kernels(self, out: torch.Tensor, color_in: torch.Tensor,
                       albedo: torch.Tensor | None = None) -> torch.Tensor:
