@@ -174,7 +174,7 @@ class Denoiser:
         cross-fade keeps (overlap - blend) / 2 px of context on each side, a little under
         half the receptive field, whose outermost taps weigh next to nothing: for the bundled
         model the tiled output is within 1.2e-7 of the untiled one (tonemapped, field
-        scenes at 4 and 64 spp; docs/benchmarks.md, "Tiles")."""
+        scenes at 4 and 64 spp; docs/benchmarks.md, "Tiles and the kernels' softmax")."""
         geometry = self.backend.geometry
         align = geometry.alignment
         return max(2 * align, math.ceil((geometry.receptive_field - self.blend) / align) * align)
@@ -280,8 +280,9 @@ def load_model(path: str | Path | None = None, device: str = "auto", precision: 
 
 def choose_backend(backend: str, device: str, path: Path | None) -> str:
     """``auto``: an ONNX file runs in ONNX Runtime; otherwise torch whenever it is installed
-    (on a GPU; on the CPU the two are equally fast, 1080p medians 17.3 s and 18.0 s, and
-    torch needs a quarter less memory, docs/benchmarks.md), else ONNX Runtime."""
+    (on a GPU; on the CPU torch needs 40 % less memory and no conversion of a .safetensors
+    model, while ONNX Runtime is 1.2-1.3x faster since session 22, docs/benchmarks.md),
+    else ONNX Runtime."""
     from mcdenoise.device import torch_available
 
     if backend != "auto":
