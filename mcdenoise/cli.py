@@ -88,8 +88,9 @@ def info(inputs: tuple[str, ...], as_json: bool, layer: str | None,
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
               show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
-              show_default=True, help="auto: torch when installed (GPUs; on the CPU as fast "
-                                      "as ONNX Runtime, with less memory), else ONNX Runtime.")
+              show_default=True, help="auto: torch when installed (GPUs; on the CPU less "
+                                      "memory, while ONNX Runtime is faster), else ONNX "
+                                      "Runtime.")
 @click.option("--tile", type=click.IntRange(min=32), help="Tiles hold at most TILE x TILE "
                                                           "pixels (default: from --max-memory).")
 @click.option("--overlap", type=click.IntRange(min=0), help="Band shared by neighbouring tiles "
