@@ -394,6 +394,9 @@ def _flip_or_note() -> bool:
 @click.option("--spp", metavar="LIST", help="Only renders with these sample counts, e.g. 4,16,64.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
               show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
+              show_default=True, help="As in denoise: bf16 pays on CPUs with AMX or "
+                                      "AVX-512 BF16; score it before using it.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
               show_default=True)
 @click.option("--per-image/--means-only", default=True, show_default=True,
@@ -403,7 +406,7 @@ def _flip_or_note() -> bool:
               "render field --moving holds moving shots; each denoised frame by frame and as "
               "a sequence; with --report, a contact strip per shot and shots.json.")
 def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str | None,
-             spp: str | None, device: str, backend: str, per_image: bool,
+             spp: str | None, device: str, precision: str, backend: str, per_image: bool,
              shots: bool) -> None:
     """Score denoised renders against their references (tonemapped PSNR, relMSE, SMAPE,
     SSIM, FLIP, seconds per image), beside the noisy input and optionally OIDN."""
@@ -413,7 +416,7 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
     from mcdenoise.evaluate import evaluate as score_all
     from mcdenoise.evaluate import means, table, write_report
 
-    denoiser = load_model(model, device=device, backend=backend)
+    denoiser = load_model(model, device=device, precision=precision, backend=backend)
     use_flip = _flip_or_note()
     methods = _methods(denoiser, compare)
     counts = tuple(parse_int_list(spp)) if spp else ()
@@ -430,8 +433,8 @@ def evaluate(data: str, model: str | None, compare: tuple[str, ...], report: str
     click.echo(table(means(scores), ("spp", "method", "images")))
     if report:
         settings = {"data": str(data), "model": denoiser.name, "model_sha256": denoiser.digest,
-                    "device": str(denoiser.device), "flip": use_flip,
-                    "methods": ["noisy", *methods]}
+                    "device": str(denoiser.device), "precision": denoiser.precision,
+                    "flip": use_flip, "methods": ["noisy", *methods]}
         files = write_report(report, scores, panels, settings)
         click.echo(f"report: {Path(report) / 'report.html'} ({len(files)} files)")
     if shots:

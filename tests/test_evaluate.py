@@ -67,6 +67,22 @@ def test_evaluate_without_flip_says_so(tmp_path, model_path, monkeypatch):
     assert all(math.isnan(row["flip"]) for row in document["images"])
 
 
+def test_evaluate_scores_a_precision_and_records_it(tmp_path, model_path):
+    data = make_mc_dataset(tmp_path / "val", scenes=1, seeds=1, size=32)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        report = tmp_path / precision
+        result = _run("evaluate", data, "--model", model_path, "--device", "cpu",
+                      "--precision", precision, "--report", report, "--means-only")
+        assert result.exit_code == 0, result.output
+        document = json.loads((report / "scores.json").read_text())
+        assert document["settings"]["precision"] == precision
+        scores[precision] = [row["psnr"] for row in document["images"]
+                             if row["method"] == "mcdenoise"]
+    assert scores["fp32"] != scores["bf16"]  # bf16 really ran
+    assert np.allclose(scores["fp32"], scores["bf16"], atol=1.0)
+
+
 def test_evaluate_needs_references(tmp_path, model_path):
     data = make_mc_dataset(tmp_path / "train", scenes=1, seeds=2, size=32, reference=False)
     result = _run("evaluate", data, "--model", model_path)
