@@ -229,3 +229,54 @@ def test_generator2_adds_ingredients_and_is_deterministic(blender_env):
     assert any(s["description"].get("world", {}).get("type") == "hdri" for s in first)
     assert len(found) >= 8, found
     assert all(s["description"]["generator"] == 2 for s in first)
+
+
+GLOW = textwrap.dedent("""
+    import json, math, sys
+    from mcdenoise.render.cycles import import_bpy
+    from mcdenoise.render.ingredients import GLOW_WIDTH_PX
+    from mcdenoise.render.procedural import build_scene
+    bpy = import_bpy()
+    from bpy_extras.object_utils import world_to_camera_view
+    found = []
+    for index in range(int(sys.argv[1])):
+        description = build_scene(bpy, index, 0, 2)
+        if "glow_lines" not in description["ingredients"]:
+            continue
+        scene = bpy.context.scene
+        bpy.context.view_layer.update()
+        camera = scene.camera
+        half = math.tan(camera.data.angle / 2)
+        for obj in [o for o in scene.objects if o.type == "CURVE"]:
+            spline = obj.data.splines[0]
+            points = [obj.matrix_world @ p.co.xyz for p in spline.points]
+            views = [world_to_camera_view(scene, camera, p) for p in points]
+            depth = sum(v.z for v in views) / len(views)
+            middle = world_to_camera_view(scene, camera, sum(points, points[0] * 0) / len(points))
+            emission = obj.data.materials[0].node_tree.nodes["Principled BSDF"].inputs[
+                "Emission Strength"].default_value
+            found.append({"index": index, "points": len(points),
+                          "width_px": 2 * obj.data.bevel_depth / (2 * depth * half) * 256,
+                          "inside": sum(0 <= v.x <= 1 and 0 <= v.y <= 1 and v.z > 0
+                                        for v in views) / len(views),
+                          "middle_inside": 0 <= middle.x <= 1 and 0 <= middle.y <= 1,
+                          "emission": emission})
+    print("GLOW=" + json.dumps({"lines": found, "bounds": GLOW_WIDTH_PX}))
+""")
+
+
+@pytest.mark.blender
+def test_generator2_draws_thin_glowing_lines_in_view(blender_env):
+    """The glow-lines ingredient: emissive curves one to four pixels wide at 256 px, in
+    front of the camera, drawn in some of generator 2's scenes."""
+    done = subprocess.run([sys.executable, "-c", GLOW, "12"], env=blender_env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("GLOW=", 1)[1].splitlines()[0])
+    lines, (low, high) = result["lines"], result["bounds"]
+    assert len({line["index"] for line in lines}) >= 2, lines
+    for line in lines:
+        # the width is set at the shape's centre; its ends may lie a little nearer or farther
+        assert 0.8 * low <= line["width_px"] <= 1.25 * high, line
+        assert line["middle_inside"] and line["inside"] >= 0.5, line
+        assert line["points"] >= 2 and line["emission"] >= 5.0, line

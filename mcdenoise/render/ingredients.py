@@ -4,8 +4,8 @@ to a laid-out scene from its own random stream.
 Each ingredient is drawn independently per scene (or per material): image-based light from
 Blender's world HDRIs (rotated, tinted, scaled), photographs for base colour, roughness and
 relief, layered materials (subsurface, sheen, coat, anisotropic metal, thin film), haze and
-smoke, particle hair, motion blur, small intense lamps, windows without light portals, and
-more depth of field. The field benchmark's own photographs and HDRIs
+smoke, particle hair, motion blur, small intense lamps, thin glowing lines, windows without
+light portals, and more depth of field. The field benchmark's own photographs and HDRIs
 (``assets.FIELD_PHOTOS`` / ``FIELD_HDRIS``) are never used here.
 """
 
@@ -22,6 +22,9 @@ from mcdenoise.render.assets import TRAIN_HDRIS, TRAIN_PHOTOS, blender_hdri, ski
 _HDRI = {"exterior": 0.45, "studio": 0.45, "clutter": 0.4, "interior": 0.0, "emitters": 0.1}
 _FOG = {"exterior": 0.1, "studio": 0.1, "clutter": 0.1, "interior": 0.2, "emitters": 0.3}
 _HAIR, _MOTION, _LAMPS, _NO_PORTALS, _MORE_DOF = 0.15, 0.15, 0.25, 0.5, 0.2
+# thin glowing lines (neon signs, LED strips, filaments): one to four pixels wide at 256 px
+_GLOW_LINES = {"exterior": 0.1, "studio": 0.15, "clutter": 0.15, "interior": 0.15, "emitters": 0.4}
+GLOW_WIDTH_PX = (0.7, 4.0)
 
 
 def _hdri(bpy: Any, rng: random.Random, info: dict) -> None:
@@ -249,6 +252,78 @@ def _lamps(bpy: Any, rng: random.Random, info: dict) -> None:
     info["ingredients"].append("small_lamps")
 
 
+def _glow_lines(bpy: Any, rng: random.Random, info: dict, width_px: int = 256) -> None:
+    """One to three thin glowing lines in front of the props: straight strips, zigzags,
+    rings and arcs, each seen face-on enough to show its shape, and as wide as
+    ``GLOW_WIDTH_PX`` pixels of a ``width_px``-wide render, so the network meets emitters
+    one or two pixels across next to the noise of the light they cast."""
+    scene = bpy.context.scene
+    camera = scene.camera
+    eye = tuple(camera.matrix_basis.translation)
+    ahead = tuple(-c for c in camera.matrix_basis.col[2][:3])
+    right = tuple(camera.matrix_basis.col[0][:3])
+    up = tuple(camera.matrix_basis.col[1][:3])
+    half_view = math.tan(camera.data.angle / 2)  # the wider of the two axes
+    props = _meshes(bpy) or _meshes(bpy, small=False)
+    for _ in range(rng.randint(1, 3)):
+        if props and rng.random() < 0.7:
+            anchor = rng.choice(props).location
+            offset = [a - e for a, e in zip(anchor, eye, strict=True)]
+            distance = max(0.5, sum(o * f for o, f in zip(offset, ahead, strict=True)))
+        else:
+            distance = rng.uniform(1.5, 6.0)
+        distance *= rng.uniform(0.6, 1.0)  # in front of the props more often than behind
+        across = distance * half_view  # half the view's width at that distance
+        x, y = rng.uniform(-0.8, 0.8) * across, rng.uniform(-0.6, 0.6) * across
+        center = tuple(e + distance * f + x * r + y * u
+                       for e, f, r, u in zip(eye, ahead, right, up, strict=True))
+        turn = rng.uniform(0.0, 2 * math.pi)
+        tilt = rng.uniform(-0.6, 0.6)  # lean the shape's plane away from face-on
+        axis_a = tuple(math.cos(turn) * r + math.sin(turn) * u
+                       for r, u in zip(right, up, strict=True))
+        axis_b = tuple(math.cos(tilt) * (-math.sin(turn) * r + math.cos(turn) * u)
+                       + math.sin(tilt) * f for r, u, f in zip(right, up, ahead, strict=True))
+        size = across * rng.uniform(0.15, 0.6)
+        shape = rng.choice(("line", "zigzag", "ring", "arc"))
+        if shape == "line":
+            flat = [(-size, 0.0), (size, 0.0)]
+        elif shape == "zigzag":
+            count = rng.randint(3, 7)
+            flat = [(size * (2 * i / (count - 1) - 1), size * 0.3 * (-1) ** i)
+                    for i in range(count)]
+        else:
+            sweep = 2 * math.pi if shape == "ring" else rng.uniform(0.8, 4.5)
+            count = 32 if shape == "ring" else 16
+            radius = 0.6 * size
+            flat = [(radius * math.cos(sweep * i / count), radius * math.sin(sweep * i / count))
+                    for i in range(count + (shape == "arc"))]
+        points = [tuple(c + a * p + b * q for c, a, b in zip(center, axis_a, axis_b, strict=True))
+                  for p, q in flat]
+        curve = bpy.data.curves.new("glow", "CURVE")
+        curve.dimensions = "3D"
+        spline = curve.splines.new("POLY")
+        spline.points.add(len(points) - 1)
+        for point, where in zip(spline.points, points, strict=True):
+            point.co = (*where, 1.0)
+        spline.use_cyclic_u = shape == "ring"
+        pixel = 2 * across / width_px  # one pixel's width at that distance
+        curve.bevel_depth = pixel * rng.uniform(*GLOW_WIDTH_PX) / 2
+        curve.bevel_resolution = 2
+        glow = bpy.data.materials.new("glow")
+        if bpy.app.version < (5, 0, 0):
+            glow.use_nodes = True
+        bsdf = glow.node_tree.nodes["Principled BSDF"]
+        bsdf.inputs["Base Color"].default_value = (0.02, 0.02, 0.02, 1.0)
+        hue = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.3, 1.0), 1.0)
+        bsdf.inputs["Emission Color"].default_value = (*hue, 1.0)
+        bsdf.inputs["Emission Strength"].default_value = math.exp(rng.uniform(math.log(5.0),
+                                                                              math.log(200.0)))
+        curve.materials.append(glow)
+        obj = bpy.data.objects.new("glow", curve)
+        scene.collection.objects.link(obj)
+    info["ingredients"].append("glow_lines")
+
+
 def apply_ingredients(bpy: Any, rng: random.Random, kind: str, info: dict) -> None:
     """Draw and apply generator 2's ingredients to the laid-out scene of kind ``kind``."""
     info.setdefault("ingredients", [])
@@ -276,3 +351,7 @@ def apply_ingredients(bpy: Any, rng: random.Random, kind: str, info: dict) -> No
         camera.dof.focus_distance = max(0.1, math.dist(scene.camera.location, focus.location))
         camera.dof.aperture_fstop = rng.uniform(1.2, 4.0)
         info["ingredients"].append("dof")
+    # drawn last, so that adding it left every earlier draw (and the scenes without it) as
+    # they were
+    if rng.random() < _GLOW_LINES[kind]:
+        _glow_lines(bpy, rng, info)
