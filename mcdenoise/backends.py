@@ -187,8 +187,10 @@ def _onnx_graph(model: Any, config: Any, opset: int) -> tuple[bytes, Geometry]:
 
     model = fuse_batchnorm(model.to("cpu").eval())
     align = model.alignment
-    example = torch.zeros(1, input_channels(config.input, config.model.task), 2 * align,
-                          2 * align)
+    channels = input_channels(config.input, config.model.task)
+    if getattr(model, "keep_noisy", False):  # model.prefilter_keep: prefiltered, then noisy
+        channels += 6
+    example = torch.zeros(1, channels, 2 * align, 2 * align)
     buffer = io.BytesIO()
     with warnings_quiet():
         torch.onnx.export(model, (example,), buffer, input_names=["input"],

@@ -72,6 +72,12 @@ class ModelConfig:
     prefilter_width: int = 0
     prefilter_depth: int = 4
     prefilter_tail: int = 32  # its model.tail_width
+    # the color network reads the noisy albedo and normal too, after the prefiltered ones (6
+    # more input channels, appended last): where the prefilter smooths what the render
+    # already resolves (texture at high spp, one-pixel emitters) it can take the rendered
+    # ones. --init-from a model without them starts their weights at zero, so it begins as
+    # that model does
+    prefilter_keep: bool = False
 
 
 @dataclass
@@ -339,6 +345,8 @@ def check_config(config: Config) -> None:
                           "do)")
     if config.model.tail_width < 1 or config.model.prefilter_tail < 1:
         raise ConfigError("model.tail_width and model.prefilter_tail must be at least 1")
+    if config.model.prefilter_keep and not config.model.prefilter_width:
+        raise ConfigError("model.prefilter_keep needs model.prefilter_width (a prefilter)")
     if config.train.prefilter_from and not config.model.prefilter_width:
         raise ConfigError("train.prefilter_from needs model.prefilter_width (the prefilter's "
                           "width)")

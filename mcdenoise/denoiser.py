@@ -231,11 +231,14 @@ class Denoiser:
 
     def _prefiltered(self, network_input: np.ndarray, max_memory: int) -> np.ndarray:
         """The input with its albedo and normal (channels 3-8) replaced by the prefilter's,
-        clipped as Network.prefiltered clips them."""
+        clipped as Network.prefiltered clips them (model.prefilter_keep: the rendered ones
+        appended last)."""
         aux = self.prefilter.run_tiled(np.ascontiguousarray(network_input[3:]),
                                        max_memory=max_memory)
         cleaned = network_input.copy()
         cleaned[3:6], cleaned[6:9] = np.clip(aux[:3], 0.0, 1.0), np.clip(aux[3:6], -1.0, 1.0)
+        if self.config.model.prefilter_keep:
+            cleaned = np.concatenate([cleaned, network_input[3:9]])
         return cleaned
 
     def _axis_weights(self, origins: list[int], index: int, tile: int, size: int) -> np.ndarray:

@@ -101,6 +101,8 @@ class Network(nn.Module):
         # (the input after the color), whose filtered albedo and normal replace the noisy
         # ones; set by build_model, frozen in training (see train)
         self.prefilter: Network | None = None
+        # model.prefilter_keep: the noisy albedo and normal appended after the input
+        self.keep_noisy = False
 
     def out_channels(self, colors: int = 3) -> int:
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
@@ -197,8 +199,33 @@ class Network(nn.Module):
         """The input with its albedo and normal (channels 3-8) replaced by the prefilter's,
         clipped to their ranges as features.build_input clips rendered ones."""
         aux = self.prefilter(x[:, 3:]).to(x.dtype)
-        return torch.cat([x[:, :3], aux[:, :3].clamp(0.0, 1.0), aux[:, 3:6].clamp(-1.0, 1.0),
-                          x[:, 9:]], dim=1)
+        parts = [x[:, :3], aux[:, :3].clamp(0.0, 1.0), aux[:, 3:6].clamp(-1.0, 1.0), x[:, 9:]]
+        if self.keep_noisy:  # model.prefilter_keep: the rendered ones too, last
+            parts.append(x[:, 3:9])
+        return torch.cat(parts, dim=1)
+
+    def load_keeping_noisy(self, source: Network) -> None:
+        """Take the weights of ``source``, the same network without model.prefilter_keep
+        (with its prefilter, or without one: then the prefilter stays as it is): the convs
+        that read the input get zero weights for the six appended noisy channels, so the
+        output is the source's (with this prefilter) until training learns to use them."""
+        if not self.keep_noisy or source.keep_noisy or type(source) is not type(self):
+            raise ValueError("not the same network without model.prefilter_keep")
+        state = {name: value for name, value in source.state_dict().items()
+                 if not name.startswith("prefilter.")}
+        own = self.state_dict()
+        for name, value in state.items():
+            wanted = own.get(name)
+            if (wanted is not None and value.dim() == 4 and wanted.shape[1] == value.shape[1] + 6
+                    and wanted.shape[0] == value.shape[0]):
+                padded = torch.zeros_like(wanted)
+                padded[:, :value.shape[1]] = value
+                state[name] = padded
+        if source.prefilter is not None:
+            state.update({f"prefilter.{k}": v for k, v in source.prefilter.state_dict().items()})
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if unexpected or any(not name.startswith("prefilter.") for name in missing):
+            raise ValueError("not the same network without model.prefilter_keep")
 
     def load_adding_albedo_kernel(self, source: Network) -> None:
         """Take the weights of ``source``, the same demodulating network without
@@ -470,10 +497,14 @@ def build_model(config: Config) -> Network:
     if config.model.prefilter_width and (aux or features[:2] != ["albedo", "normal"]):
         raise ConfigError("model.prefilter_width needs a color model (model.task=color) "
                           "whose input.features start with albedo, normal")
+    if config.model.prefilter_keep and not config.model.prefilter_width:
+        raise ConfigError("model.prefilter_keep needs model.prefilter_width (a prefilter)")
     model_config = dataclasses.replace(config.model, demodulate=demodulate)
+    keep = 6 if config.model.prefilter_keep else 0  # the noisy albedo and normal, appended
     network = networks[config.model.arch](
-        input_channels(config.input, config.model.task), 6 if aux else 3, model_config,
+        input_channels(config.input, config.model.task) + keep, 6 if aux else 3, model_config,
         "none" if aux else config.input.transform)
+    network.keep_noisy = bool(keep)
     if demodulate:
         before = features[:features.index("albedo")]
         network.albedo_channel = 3 + sum(FEATURE_CHANNELS[name] for name in before)

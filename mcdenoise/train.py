@@ -155,6 +155,8 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
         try:
             if 0 < source.scales < model.scales:
                 model.load_grown(source)  # a wider kernel reach, from the smaller one
+            elif model.keep_noisy and not source.keep_noisy:
+                model.load_keeping_noisy(source)  # the noisy features start unused
             elif model.albedo_kernel and not source.albedo_kernel:
                 model.load_adding_albedo_kernel(source)
             elif model.prefilter is not None and source.prefilter is None:

@@ -35,14 +35,16 @@ def _frame(rng, height, width):
     return color, albedo, normal, depth
 
 
-@pytest.fixture(params=["nearest", "bilinear", "bilinear+albedo_kernel", "bilinear+prefilter"])
+@pytest.fixture(params=["nearest", "bilinear", "bilinear+albedo_kernel", "bilinear+prefilter",
+                        "bilinear+prefilter+keep"])
 def checkpoint(tmp_path, request):
     config = load_config("tiny")
     config.model.output, config.model.kernel_scales = "kernel", 2
     config.model.kernel_upsample = request.param.split("+")[0]
     config.model.albedo_kernel = request.param.endswith("albedo_kernel")
-    if request.param.endswith("prefilter"):  # the prefilter travels inside the model
+    if "prefilter" in request.param:  # the prefilter travels inside the model
         config.model.prefilter_width, config.model.prefilter_depth = 4, 2
+        config.model.prefilter_keep = request.param.endswith("keep")  # and the noisy ones
     path = tmp_path / "tiny.pt"
     save_checkpoint(path, build_model(config), config, step=3)
     return path

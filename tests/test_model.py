@@ -160,6 +160,52 @@ def test_a_prefilter_cleans_the_features_the_color_network_reads():
     assert model.training and not prefilter.training
 
 
+def test_prefilter_keep_appends_the_noisy_features_and_starts_as_its_source():
+    from mcdenoise.config import ConfigError, check_config
+
+    config = Config()
+    config.model = ModelConfig(enc_width=4, dec_width=4, depth=2, kernel_scales=2,
+                               prefilter_width=4, prefilter_depth=2)
+    torch.manual_seed(0)
+    source = build_model(config).eval()
+    for module in source.modules():  # BatchNorm statistics that are not the identity
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+    config.model.prefilter_keep = True
+    keep = build_model(config).eval()
+    assert keep.keep_noisy and keep.head[0].in_channels == source.head[0].in_channels + 6
+    assert keep.tail[0][0].in_channels == source.tail[0][0].in_channels + 6
+    keep.load_keeping_noisy(source)
+    x = torch.rand(2, 10, 40, 36)
+    x[:, 6:9] = x[:, 6:9] * 2 - 1
+    with torch.no_grad():
+        cleaned = keep.prefiltered(x)
+        assert cleaned.shape[1] == 16 and torch.equal(cleaned[:, 10:], x[:, 3:9])
+        torch.testing.assert_close(cleaned[:, :10], source.prefiltered(x))
+        torch.testing.assert_close(keep(x), source(x))  # the new channels start unused
+        keep.head[0].weight[:, 10:] += 0.5  # once they are used, the noisy features count
+        changed = x.clone()
+        changed[:, 3:6] = changed[:, 3:6].flip(-1)
+        assert (keep(changed) - source(changed)).abs().max() > 1e-3
+    # from a model without a prefilter: the prefilter stays as built
+    config.model.prefilter_width, config.model.prefilter_keep = 0, False
+    plain = build_model(config)
+    config.model.prefilter_width, config.model.prefilter_keep = 4, True
+    again = build_model(config)
+    before = {k: v.clone() for k, v in again.prefilter.state_dict().items()}
+    again.load_keeping_noisy(plain)
+    assert all(torch.equal(v, again.prefilter.state_dict()[k]) for k, v in before.items())
+    assert torch.equal(again.out.weight, plain.out.weight)
+    with pytest.raises(ValueError, match="prefilter_keep"):
+        again.load_keeping_noisy(keep)  # already keeps them
+    config.model.prefilter_width = 0  # nothing to keep beside
+    with pytest.raises(ConfigError, match="prefilter_keep needs"):
+        check_config(config)
+    with pytest.raises(ConfigError, match="prefilter_keep needs"):
+        build_model(config)
+
+
 def test_tail_width_sets_the_full_resolution_convs_and_old_models_keep_n2n_widths():
     config = Config()
     config.model.tail_width = 8

@@ -420,6 +420,21 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
     # the torch backend runs the prefilter as a stage of its own, tiled by its own reach
     denoiser = load_model(second / "checkpoints" / "last.pt", device="cpu")
     assert denoiser.prefilter is not None and denoiser.model.prefilter is None
+    # model.prefilter_keep: the noisy features beside the prefiltered ones, from the model
+    # above; their weights start at zero and train
+    keep = _config(tmp_path, steps=2, init_from=str(second / "checkpoints" / "last.pt"))
+    keep.model.prefilter_width, keep.model.prefilter_depth = 4, 2
+    keep.model.prefilter_tail, keep.model.prefilter_keep = 3, True
+    keep.data.path = aux.data.path
+    third = train(keep, show_progress=False)
+    weights = load_checkpoint(third / "checkpoints" / "last.pt")["model"]
+    source_head = load_checkpoint(second / "checkpoints" / "last.pt")["model"]["head.0.weight"]
+    assert weights["head.0.weight"].shape[1] == source_head.shape[1] + 6
+    assert weights["head.0.weight"][:, -6:].abs().sum() > 0  # trained away from zero
+    assert torch.equal(weights["prefilter.out.weight"], trained["out.weight"])
+    result = CliRunner().invoke(main, ["denoise", str(source), "-o", str(tmp_path / "k.exr"),
+                                       "--model", str(third / "checkpoints" / "last.pt")])
+    assert result.exit_code == 0 and (tmp_path / "k.exr").is_file(), result.output
 
 
 def test_a_prefilter_of_another_shape_or_none_is_one_line_and_no_run(tmp_path):
