@@ -49,7 +49,7 @@ def main() -> None:
     from mcdenoise.features import build_input, frame_stats
     from mcdenoise.frame import load_frame
 
-    denoiser = load_model(args.model, device="cpu")
+    denoiser = load_model(args.model, device="cpu", precision="fp32")
     sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
     frame = load_frame(str(sample))
     stats = frame_stats(frame.color, frame.depth)

@@ -82,7 +82,7 @@ def main() -> None:
     if not oidn_available():
         sys.exit("error: pyoidn is not installed (pip install 'mcdenoise[compare]')")
     spp = tuple(int(s) for s in args.spp.split(",") if s)
-    denoiser = load_model(args.model, device="cpu")
+    denoiser = load_model(args.model, device="cpu", precision="fp32")
     methods = {
         "mcdenoise": lambda f: denoiser.denoise(f.color, f.albedo, f.normal, f.depth),
         "oidn": lambda f: oidn_denoise(f.color, f.albedo, f.normal),

@@ -60,8 +60,8 @@ def main() -> None:
     if (args.oidn or "oidn" in prefilters) and not oidn_available():
         sys.exit("error: pyoidn is not installed (pip install 'mcdenoise[compare]')")
     spp = tuple(int(s) for s in args.spp.split(",") if s)
-    denoiser = load_model(args.model, device="cpu")
-    color_model = (load_model(default_model_file("color", "torch"), device="cpu")
+    denoiser = load_model(args.model, device="cpu", precision="fp32")
+    color_model = (load_model(default_model_file("color", "torch"), device="cpu", precision="fp32")
                    if "color" in prefilters else None)
 
     def color_prefilter(frame):

@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="default: the bundled model")
     parser.add_argument("--factors", default="2,4")
     args = parser.parse_args()
-    denoiser = mcdenoise.load_model(args.model, device="cpu")
+    denoiser = mcdenoise.load_model(args.model, device="cpu", precision="fp32")
 
     def clamped(factor: float):
         return lambda f: denoiser.denoise(clamp_fireflies(f.color, factor), f.albedo,

@@ -68,7 +68,7 @@ def main() -> None:
 
     models = {}
     for path in args.model or [None]:
-        denoiser = load_model(path, device="cpu", backend="torch")
+        denoiser = load_model(path, device="cpu", precision="fp32", backend="torch")
         if not denoiser.model.kernel_size:
             parser.error(f"{path or 'the bundled model'}: not a kernel model")
         models[path or "bundled"] = denoiser

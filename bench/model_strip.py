@@ -48,7 +48,8 @@ def main() -> None:
     models = []
     for item in args.model:
         label, _, path = item.partition("=")
-        models.append((label, load_model(None if path == "bundled" else path, device="cpu")))
+        models.append((label, load_model(None if path == "bundled" else path, device="cpu",
+                                         precision="fp32")))
     rows = []
     for scene in args.scenes.split(","):
         frame = load_frame(f"{args.data}/{scene}/{scene}_{args.spp:04d}spp_s000.exr")

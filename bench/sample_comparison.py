@@ -32,7 +32,7 @@ def main() -> None:
 
     sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
     frame = load_frame(str(sample))
-    ours = load_model(args.model, device="cpu").denoise(frame.color, frame.albedo,
+    ours = load_model(args.model, device="cpu", precision="fp32").denoise(frame.color, frame.albedo,
                                                           frame.normal, frame.depth)
     theirs = oidn_denoise(frame.color, frame.albedo, frame.normal)
     separator = np.ones((frame.color.shape[0], 4, 3), np.float32)

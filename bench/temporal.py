@@ -54,7 +54,7 @@ def main() -> None:
     from mcdenoise.oidn import oidn_denoise
     from mcdenoise.shots import Shot, score_shot
 
-    denoiser = load_model(args.model, device="cpu")
+    denoiser = load_model(args.model, device="cpu", precision="fp32")
     print(f"{'scene':14} {'method':30} {'flicker':>8} {'PSNR':>7}")
     totals: dict[str, list[tuple[float, float]]] = {}
     for name in args.scenes.split(","):

@@ -48,8 +48,10 @@ class TorchBackend:
     def __init__(self, model: Any, device: Any, precision: str = "fp32") -> None:
         import torch
 
+        from mcdenoise.device import resolve_precision
         from mcdenoise.model import fuse_batchnorm
 
+        precision = resolve_precision(precision, device.type)
         if precision == "fp16" and device.type == "cpu":
             raise McdenoiseError("--precision fp16 needs a GPU; use bf16 on the CPU")
         # BatchNorm folded into the convolutions (the same output, fewer passes over memory)

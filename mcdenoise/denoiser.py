@@ -248,12 +248,13 @@ class Denoiser:
         return _band_weights(end - start, before, after, self.blend)
 
 
-def load_model(path: str | Path | None = None, device: str = "auto", precision: str = "fp32",
+def load_model(path: str | Path | None = None, device: str = "auto", precision: str = "auto",
                backend: str = "auto", threads: int | None = None) -> Denoiser:
     """A ready denoiser: ``path`` (a .safetensors model, a training checkpoint or an .onnx
     export), or the bundled default model. ``backend``: ``torch``, ``onnxruntime`` or
     ``auto`` (see choose_backend); ``device`` (torch) auto picks CUDA, then MPS, then the
-    CPU; ``threads``: CPU threads of either backend."""
+    CPU; ``precision`` (torch) auto is bf16 on CPUs with native bf16, else fp32
+    (device.resolve_precision); ``threads``: CPU threads of either backend."""
     from mcdenoise.backends import BACKENDS, file_digest
 
     if backend not in BACKENDS:
@@ -345,7 +346,7 @@ def _torch_or_converted(path: Path, chosen: str, device: str, precision: str, di
 
         from mcdenoise.backends import export_onnx
 
-        if precision != "fp32":
+        if precision not in ("fp32", "auto"):
             raise McdenoiseError("the onnxruntime backend runs fp32 only")
         model, config = load_network(path, "cpu")
         with tempfile.TemporaryDirectory() as folder:

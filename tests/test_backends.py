@@ -53,7 +53,7 @@ def checkpoint(tmp_path, request):
 def test_onnx_runtime_matches_torch_tiled_and_untiled(tmp_path, checkpoint):
     onnx = tmp_path / "tiny.onnx"
     assert CliRunner().invoke(main, ["export", str(checkpoint), "-o", str(onnx)]).exit_code == 0
-    torch_model = load_model(checkpoint, device="cpu", backend="torch")
+    torch_model = load_model(checkpoint, device="cpu", backend="torch", precision="fp32")
     import onnx as onnx_format
 
     # the kernels' softmax is normalised after filtering: no Softmax node, which ONNX Runtime
@@ -85,7 +85,7 @@ def test_the_bundled_model_agrees_in_both_backends(tmp_path):
     assert result.exit_code == 0, result.output
     rng = np.random.default_rng(1)
     frame = _frame(rng, 96, 120)
-    a = load_model(backend="torch", device="cpu").denoise(*frame)
+    a = load_model(backend="torch", device="cpu", precision="fp32").denoise(*frame)
     b = load_model(onnx).denoise(*frame)
     assert np.abs(_tonemap(a) - _tonemap(b)).mean() < 1e-4
     converted = load_model(default_model_path(), backend="onnxruntime")  # in memory
@@ -104,7 +104,8 @@ def test_every_shipped_kind_exports_with_its_provenance(tmp_path, name):
     _, config, info = load_weights(source)
     assert meta["config"] == config and meta["source_sha256"] == file_digest(source)
     assert meta["info"]["note"] == info["note"]
-    a, b = load_model(source, backend="torch", device="cpu"), load_model(onnx)
+    a, b = load_model(source, backend="torch", device="cpu",
+                                                         precision="fp32"), load_model(onnx)
     rng = np.random.default_rng(2)
     color = rng.random((40, 56, 3)).astype(np.float32)
     assert np.abs(a.denoise(color) - b.denoise(color)).mean() < 1e-4
@@ -165,7 +166,8 @@ def test_denoising_with_an_onnx_model_needs_no_torch(tmp_path, checkpoint):
                            str(tmp_path / "o.exr"), "--model", str(onnx)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    expected = load_model(checkpoint, device="cpu", backend="torch").denoise(
+    expected = load_model(checkpoint, device="cpu", backend="torch",
+                          precision="fp32").denoise(
         *(_frame(np.random.default_rng(3), 40, 48)))
     written = load_beauty(tmp_path / "o.exr")
     assert np.abs(_tonemap(written) - _tonemap(expected)).mean() < 1e-3  # half floats

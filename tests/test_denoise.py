@@ -394,7 +394,8 @@ def test_fast_inference_matches_the_plain_model(tmp_path):
     color = (rng.random((37, 45, 3)) * 4).astype(np.float32)
     albedo, normal = rng.random((37, 45, 3)).astype(np.float32), rng.random((37, 45, 3))
     depth = rng.random((37, 45)).astype(np.float32)
-    fast = load_model(path, device="cpu").denoise(color, albedo, normal.astype(np.float32), depth)
+    fast = load_model(path, device="cpu", precision="fp32").denoise(
+        color, albedo, normal.astype(np.float32), depth)
     stats = frame_stats(color, depth)
     x = build_input(color, config.input, stats, albedo, normal.astype(np.float32), depth)
     with torch.no_grad():
@@ -412,12 +413,44 @@ def test_bf16_stays_close_to_fp32():
     frame = load_frame(str(importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"))
     crop = (slice(40, 104), slice(60, 124))
     planes = [frame.color[crop], frame.albedo[crop], frame.normal[crop], frame.depth[crop]]
-    full = load_model(device="cpu").denoise(*planes)
+    full = load_model(device="cpu", precision="fp32").denoise(*planes)
     half = load_model(device="cpu", precision="bf16").denoise(*planes)
     assert np.isfinite(half).all() and not np.array_equal(half, full)  # bf16 really ran
     assert float(np.abs(tonemap(_t(half)) - tonemap(_t(full))).mean()) < 0.002
     assert psnr_tonemapped(_t(half), _t(full)) > psnr_tonemapped(
         _t(np.ascontiguousarray(frame.color[crop])), _t(full)) + 20
+
+
+def test_precision_auto_takes_bf16_only_where_the_cpu_multiplies_it(tmp_path, monkeypatch):
+    """denoise's default precision: bf16 on a CPU whose flags say AVX-512 BF16 or AMX (where
+    it is 1.5x faster), fp32 elsewhere, on a GPU and in ONNX Runtime."""
+
+    from click.testing import CliRunner
+
+    from mcdenoise import device
+    from mcdenoise.cli import main
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert not device.native_bf16(info)  # AVX-512 alone emulates bf16: slower than fp32
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert device.native_bf16(info)
+    info.write_text("flags\t\t: fpu amx_bf16 amx_tile\n")
+    assert device.native_bf16(info)
+    assert not device.native_bf16(tmp_path / "absent")  # not Linux: fp32
+    for native, cpu in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(device, "native_bf16", lambda native=native: native)
+        assert device.resolve_precision("auto", "cpu") == cpu
+        assert device.resolve_precision("auto", "cuda") == "fp32"
+        assert device.resolve_precision("fp32", "cpu") == "fp32"
+        assert load_model(device="cpu", precision="auto").precision == cpu
+        assert load_model(precision="auto", backend="onnxruntime").precision == "fp32"
+    monkeypatch.setattr(device, "native_bf16", lambda: True)
+    sample = importlib.resources.files("mcdenoise.samples") / "sample_16spp.exr"
+    result = CliRunner().invoke(main, ["-v", "denoise", str(sample), "-o",
+                                       str(tmp_path / "o.exr"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "on cpu, bf16" in result.output  # the model line of -v
 
 
 def test_color_only_fallback(tmp_path, model_path, caplog):
