@@ -131,7 +131,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     rampdown: float = 0.0  # fraction of the steps, at the end, with a cosine ramp-down to 0
     clip_grad: float = 1.0  # max gradient norm (0: off)
-    amp: bool = True  # mixed precision, CUDA only
+    amp: bool = True  # mixed precision: CUDA, and CPUs with native bf16 (AVX-512 BF16, AMX)
     seed: int = 0
     device: str = "auto"  # auto: cuda, then mps, then cpu
     out: str = "runs"

@@ -6,6 +6,7 @@ when a torch device is asked for, so a torch-free install can still plan shards.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ def pick_device(name: str) -> Any:
     return torch.device(name)
 
 
+@functools.lru_cache(maxsize=8)
 def native_bf16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX), where oneDNN
     runs bf16 convolutions faster than fp32 ones; False where that cannot be read (not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import signal
 import subprocess
@@ -59,6 +60,32 @@ def test_a_few_cpu_steps_lower_the_loss_and_log_to_tensorboard(tmp_path, output)
     names = {p.name for p in (run_dir / "checkpoints").iterdir()}
     assert {"last.pt", "best.pt", "step_0000020.pt", "step_0000040.pt"} <= names
     assert (run_dir / "config.yaml").is_file() and run_dir.name == "00000-mc-noisy-hdr"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_training_runs_in_bf16_where_the_cpu_multiplies_it(tmp_path, monkeypatch, native):
+    """train.amp on the CPU: bf16 autocast where the flags say AVX-512 BF16 or AMX (1.5-1.7x
+    the steps a second), fp32 elsewhere or with train.amp=false; weights stay fp32."""
+    from mcdenoise import device
+    from mcdenoise.train import _autocast
+
+    monkeypatch.setattr(device, "native_bf16", lambda: native)
+    config = _config(tmp_path, steps=6, val_every=3, ckpt_every=3)
+    cpu = torch.device("cpu")
+    seen = []
+    with _autocast(cpu, config):
+        seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu")
+                    else None)
+    config.train.amp = False
+    with _autocast(cpu, config):
+        seen.append(torch.is_autocast_enabled("cpu"))
+    assert seen == [torch.bfloat16 if native else None, False]
+    config.train.amp = True
+    run_dir = train(config, show_progress=False)
+    weights = load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
+    assert all(v.dtype in (torch.float32, torch.int64) and torch.isfinite(v.float()).all()
+               for v in weights.values())
+    assert all(math.isfinite(v) for v in _scalars(run_dir, "val/psnr"))
 
 
 def test_resume_continues_exactly(tmp_path, monkeypatch):
