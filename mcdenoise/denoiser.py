@@ -285,8 +285,9 @@ def load_model(path: str | Path | None = None, device: str = "auto", precision: 
 def choose_backend(backend: str, device: str, path: Path | None) -> str:
     """``auto``: an ONNX file runs in ONNX Runtime; otherwise torch whenever it is installed
     (on a GPU; on the CPU torch needs 40 % less memory and no conversion of a .safetensors
-    model, while ONNX Runtime is 1.2-1.3x faster since session 22, docs/benchmarks.md),
-    else ONNX Runtime."""
+    model; ONNX Runtime is 1.2-1.3x faster than torch in fp32, torch in bf16, the default on
+    CPUs with native bf16, 1.1x faster than ONNX Runtime: docs/benchmarks.md), else ONNX
+    Runtime."""
     from mcdenoise.device import torch_available
 
     if backend != "auto":
