@@ -125,11 +125,17 @@ def test_receptive_field_bounds_what_an_output_pixel_sees(output):
     assert rows.max() - rows.min() + 1 == model.receptive_field
 
 
-def test_a_prefilter_cleans_the_features_the_color_network_reads():
+def _tiny_with_prefilter(kernel_scales: int) -> Config:
+    """A tiny color model's config with a tiny prefilter."""
     config = Config()
-    config.model = ModelConfig(enc_width=4, dec_width=4, depth=2, kernel_scales=1,
+    config.model = ModelConfig(enc_width=4, dec_width=4, depth=2, kernel_scales=kernel_scales,
                                prefilter_width=4, prefilter_depth=2)
     torch.manual_seed(0)
+    return config
+
+
+def test_a_prefilter_cleans_the_features_the_color_network_reads():
+    config = _tiny_with_prefilter(kernel_scales=1)
     model = build_model(config).eval()
     prefilter = model.prefilter
     assert prefilter.filtered == 6 and not any(p.requires_grad for p in prefilter.parameters())
@@ -163,10 +169,7 @@ def test_a_prefilter_cleans_the_features_the_color_network_reads():
 def test_prefilter_keep_appends_the_noisy_features_and_starts_as_its_source():
     from mcdenoise.config import ConfigError, check_config
 
-    config = Config()
-    config.model = ModelConfig(enc_width=4, dec_width=4, depth=2, kernel_scales=2,
-                               prefilter_width=4, prefilter_depth=2)
-    torch.manual_seed(0)
+    config = _tiny_with_prefilter(kernel_scales=2)
     source = build_model(config).eval()
     for module in source.modules():  # BatchNorm statistics that are not the identity
         if isinstance(module, torch.nn.BatchNorm2d):
