@@ -272,7 +272,7 @@ def _glow_lines(bpy: Any, rng: random.Random, info: dict, width_px: int = 256) -
             distance = max(0.5, sum(o * f for o, f in zip(offset, ahead, strict=True)))
         else:
             distance = rng.uniform(1.5, 6.0)
-        distance *= rng.uniform(0.6, 1.0)  # in front of the props more often than behind
+        distance *= rng.uniform(0.6, 1.0)  # between the camera and the prop it is near
         across = distance * half_view  # half the view's width at that distance
         x, y = rng.uniform(-0.8, 0.8) * across, rng.uniform(-0.6, 0.6) * across
         center = tuple(e + distance * f + x * r + y * u
