@@ -424,19 +424,18 @@ def test_bf16_stays_close_to_fp32():
 def test_precision_auto_takes_bf16_only_where_the_cpu_multiplies_it(tmp_path, monkeypatch):
     """denoise's default precision: bf16 on a CPU whose flags say AVX-512 BF16 or AMX (where
     it is 1.5x faster), fp32 elsewhere, on a GPU and in ONNX Runtime."""
-
     from click.testing import CliRunner
 
     from mcdenoise import device
     from mcdenoise.cli import main
 
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
-    assert not device.native_bf16(info)  # AVX-512 alone emulates bf16: slower than fp32
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
-    assert device.native_bf16(info)
-    info.write_text("flags\t\t: fpu amx_bf16 amx_tile\n")
-    assert device.native_bf16(info)
+    def cpuinfo(name, flags):  # one file each: native_bf16 remembers its answer per path
+        (tmp_path / name).write_text(f"processor\t: 0\nflags\t\t: fpu {flags}\n")
+        return tmp_path / name
+
+    assert not device.native_bf16(cpuinfo("avx512", "sse2 avx2 avx512f avx512bw"))  # emulated
+    assert device.native_bf16(cpuinfo("avx512bf16", "avx512f avx512_bf16"))
+    assert device.native_bf16(cpuinfo("amx", "amx_bf16 amx_tile"))
     assert not device.native_bf16(tmp_path / "absent")  # not Linux: fp32
     for native, cpu in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(device, "native_bf16", lambda native=native: native)
