@@ -15,7 +15,7 @@ from conftest import write_mc_render
 from mcdenoise.checkpoint import default_model_path, save_checkpoint
 from mcdenoise.cli import main
 from mcdenoise.config import load_config
-from mcdenoise.denoiser import load_model
+from mcdenoise.denoiser import DEFAULT_MAX_MEMORY, load_model
 from mcdenoise.frame import load_beauty
 from mcdenoise.model import build_model
 
@@ -90,6 +90,27 @@ def test_the_bundled_model_agrees_in_both_backends(tmp_path):
     assert np.abs(_tonemap(a) - _tonemap(b)).mean() < 1e-4
     converted = load_model(default_model_path(), backend="onnxruntime")  # in memory
     np.testing.assert_allclose(converted.denoise(*frame), b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_the_prefilter_takes_half_the_memory_budget_in_onnx_runtime(monkeypatch, backend):
+    # ONNX Runtime's arena keeps the color network's tiles while the prefilter runs, so the
+    # two together stay near the budget only if the prefilter's tiles take half of it;
+    # torch frees the color network's memory, and the prefilter takes all of it
+    model = load_model(backend=backend, device="cpu", precision="fp32")
+    assert model.prefilter is not None  # the bundled model carries one
+    budgets, run_tiled = [], model.prefilter.run_tiled
+
+    def spy(network_input, *args, max_memory, **kwargs):
+        budgets.append(max_memory)
+        return run_tiled(network_input, *args, max_memory=max_memory, **kwargs)
+
+    monkeypatch.setattr(model.prefilter, "run_tiled", spy)
+    frame = _frame(np.random.default_rng(2), 64, 80)
+    model.denoise(*frame)
+    model.denoise(*frame, max_memory=256 << 20)
+    share = 2 if backend == "onnxruntime" else 1
+    assert budgets == [DEFAULT_MAX_MEMORY // share, (256 << 20) // share]
 
 
 @pytest.mark.parametrize("name", ["color", "gaussian"])
