@@ -2,7 +2,8 @@
 
 A backend runs the network on one window: ``run((C, H, W) float32) -> (3, H, W) float32``,
 for any H and W (it pads to the network's alignment and crops back), and says what tiling
-needs: ``alignment``, ``receptive_field`` and ``bytes_per_pixel``. Everything around it
+needs: ``alignment``, ``receptive_field`` and ``bytes_per_pixel``; ``keeps_memory``: its
+activations stay allocated between runs (ONNX Runtime's arena). Everything around it
 (frame statistics, features, tiles, the output transform) is numpy, in ``denoise.py``.
 torch is imported only by the torch backend; onnxruntime only by the ONNX one.
 """
@@ -42,6 +43,8 @@ def _pad_to(window: np.ndarray, alignment: int) -> tuple[np.ndarray, int, int]:
 
 class TorchBackend:
     """A trained ``Network`` with BatchNorm folded, channels-last, fp32 / bf16 / fp16."""
+
+    keeps_memory = False  # its caching allocator hands the memory to the next model
 
     name = "torch"
 
@@ -96,7 +99,7 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # arena=False: memory goes back when a run ends instead of staying in the session's
         # arena (a prefilter's arena would sit beside the color network's for the whole job)
-        options.enable_cpu_mem_arena = arena
+        options.enable_cpu_mem_arena = self.keeps_memory = arena
         if threads:
             options.intra_op_num_threads = threads
         source = model if isinstance(model, bytes) else str(model)

@@ -232,12 +232,12 @@ class Denoiser:
     def _prefiltered(self, network_input: np.ndarray, max_memory: int) -> np.ndarray:
         """The input with its albedo and normal (channels 3-8) replaced by the prefilter's,
         clipped as Network.prefiltered clips them (model.prefilter_keep: the rendered ones
-        appended last). In ONNX Runtime it gets half of the activations' budget: the
-        session's arena keeps the color network's tiles allocated while the prefilter runs
-        (1080p peak 2.4 GB instead of 3.0, 2 % slower). Torch frees them between the two."""
-        arena = self.backend.name == "onnxruntime"
+        appended last). Where the color network's backend keeps its tiles' memory (ONNX
+        Runtime's arena) the prefilter gets half of the activations' budget: 1080p peak 2.4
+        GB instead of 3.0, 2 % slower. Torch frees it between the two."""
+        share = 2 if self.backend.keeps_memory else 1
         aux = self.prefilter.run_tiled(np.ascontiguousarray(network_input[3:]),
-                                       max_memory=max_memory // 2 if arena else max_memory)
+                                       max_memory=max_memory // share)
         cleaned = network_input.copy()
         cleaned[3:6], cleaned[6:9] = np.clip(aux[:3], 0.0, 1.0), np.clip(aux[3:6], -1.0, 1.0)
         if self.config.model.prefilter_keep:
