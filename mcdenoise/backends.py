@@ -44,9 +44,8 @@ def _pad_to(window: np.ndarray, alignment: int) -> tuple[np.ndarray, int, int]:
 class TorchBackend:
     """A trained ``Network`` with BatchNorm folded, channels-last, fp32 / bf16 / fp16."""
 
-    keeps_memory = False  # its caching allocator hands the memory to the next model
-
     name = "torch"
+    keeps_memory = False  # its caching allocator hands the memory to the next model
 
     def __init__(self, model: Any, device: Any, precision: str = "fp32") -> None:
         import torch
