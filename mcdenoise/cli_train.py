@@ -250,9 +250,11 @@ def _run_render(jobs, out: str, settings: dict[str, Any], workers: int) -> None:
 @click.option("--size", default="256", show_default=True, metavar="SIZE|WxH")
 @click.option("--scene-seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="The generator's seed: another seed gives other scenes (validation).")
-@click.option("--generator", type=click.Choice(["1", "2"]), default="1", show_default=True,
+@click.option("--generator", type=click.Choice(["1", "2", "3"]), default="1",
+              show_default=True,
               help="1: the five layouts (the shipped models' data); 2: other scenes with HDRI "
-                   "light, photographs, layered materials, fog, hair, motion blur, small lamps.")
+                   "light, photographs, layered materials, fog, hair, motion blur, small lamps; "
+                   "3: boxes of flat walls lit indirectly by one small light, and caustics.")
 @click.option("--spp-per-scene", is_flag=True,
               help="Each scene renders at one of the --spp counts (drawn per scene) instead "
                    "of all of them: more scenes for the same time.")

@@ -54,7 +54,8 @@ def test_field_code_shares_nothing_with_the_training_generator():
         found = _imports(RENDER_DIR / name)
         assert not any(m.startswith(tuple(generator)) for m in found), (name, found)
     assert "mcdenoise.render.field_parts" not in " ".join(
-        _imports(RENDER_DIR / "ingredients.py") | _imports(RENDER_DIR / "layouts.py"))
+        _imports(RENDER_DIR / "ingredients.py") | _imports(RENDER_DIR / "layouts.py")
+        | _imports(RENDER_DIR / "layouts3.py"))
 
 
 def test_field_keeps_its_photographs_and_hdris_to_itself():

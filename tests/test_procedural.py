@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from mcdenoise.frame import load_frame
-from mcdenoise.render.procedural import SCENE_KINDS, scene_kind
+from mcdenoise.render.layouts3 import KINDS as KINDS3
+from mcdenoise.render.procedural import SCENE_KINDS, kinds, scene_kind
 
 BUILD = textwrap.dedent("""
     import json, sys
@@ -67,6 +68,58 @@ def test_scene_kind_is_deterministic_and_depends_on_the_seed():
     assert kinds == [scene_kind(index, 3) for index in range(40)]
     assert kinds != [scene_kind(index, 4) for index in range(40)]
     assert all(kind in SCENE_KINDS for kind in kinds)
+
+
+def test_generator3_lays_out_its_own_two_kinds_in_shuffled_pairs():
+    assert kinds(3) == KINDS3 == ("box", "caustics")
+    assert kinds(1) == kinds(2) == SCENE_KINDS
+    for seed in (0, 5):
+        found = [scene_kind(index, seed, 3) for index in range(40)]
+        assert all(sorted(found[i:i + 2]) == sorted(KINDS3) for i in range(0, 40, 2))
+        assert found[0::2] != [found[0]] * 20  # the order within a pair is drawn
+    # generators 1 and 2 keep their kinds: their renders on disk stay reproducible
+    assert [scene_kind(i, 0, 2) for i in range(20)] == [scene_kind(i, 0) for i in range(20)]
+
+
+GENERATOR3 = textwrap.dedent("""
+    import json, sys
+    from mcdenoise.render.cycles import (configure_cycles, import_bpy, render_still,
+                                         set_multilayer_exr)
+    from mcdenoise.render.procedural import build_scene
+    bpy = import_bpy()
+    out, found = sys.argv[1], []
+    for index in (0, 1, 2, 3, 0):
+        description = build_scene(bpy, index, 0, 3)
+        scene = bpy.context.scene
+        objects = sorted((o.name, o.type, [round(c, 5) for c in o.location])
+                         for o in scene.objects)
+        configure_cycles(scene, spp=4, seed=1, width=48, height=48, threads=2)
+        set_multilayer_exr(scene, half=True)
+        path = render_still(scene, f"{out}/g3-{len(found)}.exr")
+        found.append({"path": str(path), "description": description, "objects": objects})
+    print("SCENES=" + json.dumps(found))
+""")
+
+
+@pytest.mark.blender
+def test_generator3_boxes_and_caustics_render_lit_and_deterministic(tmp_path, blender_env):
+    scenes = _python(GENERATOR3, str(tmp_path), env=blender_env, key="SCENES")
+    assert scenes[0]["objects"] == scenes[4]["objects"]  # the same index, the same scene
+    assert scenes[0]["description"] == scenes[4]["description"]
+    assert {s["description"]["kind"] for s in scenes} == set(KINDS3)
+    for scene in scenes[:4]:
+        description = scene["description"]
+        assert description["generator"] == 3 and "ingredients" not in description
+        kind = description["kind"]
+        assert description[kind]["light"] in {"area", "panel", "sphere", "skylight", "window",
+                                              "SPOT", "POINT", "SUN"}
+        frame = load_frame(scene["path"])
+        assert frame.albedo is not None and frame.normal is not None
+        luminance = frame.color @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+        assert np.isfinite(luminance).all() and luminance.mean() > 0.005, description
+        assert (frame.depth > 0).mean() > 0.5, "the camera sees mostly background"
+        if kind == "box":  # flat walls of few colours fill the frame
+            assert len({tuple(c) for c in frame.albedo.reshape(-1, 3).round(2)}) < 600
 
 
 def test_importing_the_generator_does_not_import_bpy():
