@@ -127,7 +127,7 @@ def _build_box(b: Builder) -> None:
         panel = b.material("emissive", tint, emission=strength)
         b.boxes("panel", [((-w, -w, h - 0.02), (w, w, h - 0.005))], panel)
         b.lights.append("EMISSION")
-    elif light == "sphere":
+    elif light == "sphere":  # hung lower than the ceiling lamps: 0.7 of their power
         b.light("POINT", (rng.uniform(-0.4, 0.4) * hx, rng.uniform(-0.4, 0.4) * hy,
                           h * rng.uniform(0.75, 0.9)),
                 (0.0, 0.0, 0.0), irradiance * 4 * math.pi * h * h * 0.7, tint,
