@@ -14,6 +14,8 @@ from typing import Any
 
 from mcdenoise.render.builder import Builder
 from mcdenoise.render.layouts import BUILDERS
+from mcdenoise.render.layouts3 import BUILDERS3
+from mcdenoise.render.layouts3 import KINDS as KINDS3
 
 SCENE_KINDS = ("interior", "exterior", "studio", "clutter", "emitters")
 
@@ -25,9 +27,7 @@ def _rng(scene_seed: int, index: int, salt: str) -> random.Random:
 
 def kinds(generator: int = 1) -> tuple[str, ...]:
     """The kinds of scene a generator lays out."""
-    from mcdenoise.render.layouts3 import KINDS
-
-    return KINDS if generator == 3 else SCENE_KINDS
+    return KINDS3 if generator == 3 else SCENE_KINDS
 
 
 def scene_kind(index: int, scene_seed: int = 0, generator: int = 1) -> str:
@@ -55,7 +55,6 @@ def build_scene(bpy: Any, index: int, scene_seed: int = 0, generator: int = 1) -
     set its camera, and describe it (JSON-serialisable). Equal arguments give the same scene.
     Render settings (engine, resolution, samples, output) are left to the caller."""
     from mcdenoise.render.ingredients import apply_ingredients
-    from mcdenoise.render.layouts3 import BUILDERS3
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     kind = scene_kind(index, scene_seed, generator)
