@@ -32,6 +32,14 @@ def reach(denoiser, frame) -> dict[str, torch.Tensor]:
     stats = frame_stats(frame.color, frame.depth)
     x = torch.from_numpy(build_input(frame.color, denoiser.config.input, stats, frame.albedo,
                                      frame.normal, frame.depth))[None]
+    if denoiser.prefilter is not None:  # model.prefilter_width: as Network.forward, the
+        # prefilter (which load_model keeps as a stage of its own) first, on the unpadded input
+        net.prefilter = denoiser.prefilter.model.eval()
+        try:
+            with torch.no_grad():
+                x = net.prefiltered(x)
+        finally:
+            net.prefilter = None
     height, width = x.shape[-2:]
     align = net.alignment
     x = F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
