@@ -1,6 +1,7 @@
 """Where the error is: mcdenoise against Intel OIDN, split by image region and by frequency.
 
-    python bench/error_regions.py [--data data/test] [--model PATH] [--spp 4,16,64]
+    python bench/error_regions.py [--data data/test] [--model PATH] [--spp 4,16,64] [--scenes a,b]
+        [--band N]
 
 On every noisy render of a folder with references (the training layout; see
 ``mcdenoise evaluate``), the squared error of the tonemapped output (the metric behind
@@ -11,6 +12,8 @@ reference's own feature passes:
   normal changes by more than 0.2 summed over x, y, z between neighbours),
 - texture: near an albedo edge (more than 0.1 summed over R, G, B) but not geometry,
 - flat: the rest;
+
+(``--band N`` widens the first two by N pixels: how much of the error sits near edges);
 
 and split into a low band (the 9x9 box average of the error) and the high band (the rest).
 Each row gives the mean over images of the error per image pixel in each part, so the parts
@@ -44,10 +47,18 @@ def _edges(image: np.ndarray, threshold: float) -> torch.Tensor:
     return F.max_pool2d(step, 3, 1, 1)[0, 0] > threshold
 
 
-def regions(reference) -> dict[str, torch.Tensor]:
-    """Boolean (H, W) masks of the three regions, from a reference frame's features."""
-    geometry = _edges(reference.normal, 0.2)
-    texture = _edges(reference.albedo, 0.1) & ~geometry
+def _grown(mask: torch.Tensor, band: int) -> torch.Tensor:
+    """(H, W) boolean mask grown by ``band`` pixels in every direction."""
+    if not band:
+        return mask
+    return F.max_pool2d(mask.float()[None, None], 2 * band + 1, 1, band)[0, 0] > 0
+
+
+def regions(reference, band: int = 0) -> dict[str, torch.Tensor]:
+    """Boolean (H, W) masks of the three regions, from a reference frame's features; with
+    ``band`` the two edge regions reach that many pixels further."""
+    geometry = _grown(_edges(reference.normal, 0.2), band)
+    texture = _grown(_edges(reference.albedo, 0.1), band) & ~geometry
     return {"geometry": geometry, "texture": texture, "flat": ~geometry & ~texture}
 
 
@@ -72,7 +83,11 @@ def main() -> None:
     parser.add_argument("--data", default="data/test")
     parser.add_argument("--model", default=None, help="default: the bundled model")
     parser.add_argument("--spp", default="", help="only these sample counts, e.g. 16")
+    parser.add_argument("--scenes", default="", help="only these scenes, e.g. cornell,caustics")
+    parser.add_argument("--band", type=int, default=0,
+                        help="widen the geometry and texture regions by this many pixels")
     args = parser.parse_args()
+    only = {name for name in args.scenes.split(",") if name}
 
     from mcdenoise.data import find_renders
     from mcdenoise.denoiser import load_model
@@ -90,12 +105,14 @@ def main() -> None:
     sums: dict[tuple[int, str], dict[str, float]] = {}
     shares: dict[str, float] = dict.fromkeys(REGIONS, 0.0)
     counts: dict[int, int] = {}
-    for _, renders in sorted(find_renders(args.data, spp).items()):
+    for scene, renders in sorted(find_renders(args.data, spp).items()):
+        if only and scene not in only:
+            continue
         reference_render = next((r for r in renders if r.seed < 0), None)
         if reference_render is None:
             continue
         reference = load_frame(reference_render.path)
-        masks = regions(reference)
+        masks = regions(reference, args.band)
         for render in renders:
             if render.seed < 0:
                 continue
