@@ -97,6 +97,9 @@ class Network(nn.Module):
         # model.albedo_kernel: kernel_size^2 more logits, a kernel that filters the albedo
         # multiplied back into the demodulated result
         self.albedo_kernel = self.mix and bool(config.albedo_kernel)
+        # model.kernel_residual: 3 more channels, last, a correction added to the kernels'
+        # result in log(1 + v) (a hybrid of kernel and direct output)
+        self.kernel_residual = self.kernel_size > 0 and bool(config.kernel_residual)
         # model.prefilter_width: a model.task=aux network run first on the feature channels
         # (the input after the color), whose filtered albedo and normal replace the noisy
         # ones; set by build_model, frozen in training (see train)
@@ -108,7 +111,8 @@ class Network(nn.Module):
         """Channels of the last conv: a color, or the kernels' logits and blend weights."""
         if self.kernel_size:
             return (self.scales * self.kernel_size**2 + self.scales - 1
-                    + self.kernel_size**2 * int(self.albedo_kernel) + int(self.mix))
+                    + self.kernel_size**2 * int(self.albedo_kernel) + int(self.mix)
+                    + 3 * int(self.kernel_residual))
         return colors
 
     @property
@@ -190,7 +194,14 @@ class Network(nn.Module):
             albedo = None
             if self.albedo_channel is not None:
                 albedo = x[:, self.albedo_channel:self.albedo_channel + 3]
+            correction = None
+            if self.kernel_residual:
+                out, correction = out[:, :-3], out[:, -3:]
             out = self.apply_kernels(out, x[:, :self.filtered], albedo)
+            if correction is not None:  # (1 + v) * exp(r) - 1: relative where bright,
+                # additive where dark; the bilinear swap of the low band can leave a
+                # slightly negative v, which a zero correction keeps as it is
+                out = out + (torch.exp(correction.float()) - 1.0) * (1.0 + out.clamp(min=0.0))
         elif self.residual:
             out = out + inverse_transform(x[:, :self.filtered], self.transform).to(out.dtype)
         return out[..., :height, :width]
@@ -226,6 +237,21 @@ class Network(nn.Module):
         missing, unexpected = self.load_state_dict(state, strict=False)
         if unexpected or any(not name.startswith("prefilter.") for name in missing):
             raise ValueError("not the same network without model.prefilter_keep")
+
+    def load_adding_residual(self, source: Network) -> None:
+        """Take the weights of ``source``, the same kernel network without
+        model.kernel_residual: everything as it is, and the correction's three channels
+        (last) start at zero weights and bias, so the output is the source's until training
+        learns where the kernels fall short."""
+        if not (self.kernel_residual and not source.kernel_residual and source.kernel_size
+                and type(source) is type(self)):
+            raise ValueError("not the same kernel network without model.kernel_residual")
+        state = source.state_dict()
+        weight, bias = state.pop("out.weight"), state.pop("out.bias")
+        grown_weight = torch.zeros_like(self.out.weight)
+        grown_bias = torch.zeros_like(self.out.bias)
+        grown_weight[:-3], grown_bias[:-3] = weight, bias
+        self.load_state_dict({**state, "out.weight": grown_weight, "out.bias": grown_bias})
 
     def load_adding_albedo_kernel(self, source: Network) -> None:
         """Take the weights of ``source``, the same demodulating network without
@@ -494,6 +520,9 @@ def build_model(config: Config) -> Network:
     if config.model.albedo_kernel and not demodulate:
         raise ConfigError("model.albedo_kernel needs model.demodulate (kernel output and "
                           "the albedo feature)")
+    if config.model.kernel_residual and (aux or config.model.output != "kernel"):
+        raise ConfigError("model.kernel_residual corrects the kernels' color: it needs "
+                          "model.output=kernel and model.task=color")
     if config.model.prefilter_width and (aux or features[:2] != ["albedo", "normal"]):
         raise ConfigError("model.prefilter_width needs a color model (model.task=color) "
                           "whose input.features start with albedo, normal")

@@ -159,6 +159,8 @@ def _setup(config: Config, device: torch.device, resume: dict[str, Any] | None,
                 model.load_keeping_noisy(source)  # the noisy features start unused
             elif model.albedo_kernel and not source.albedo_kernel:
                 model.load_adding_albedo_kernel(source)
+            elif model.kernel_residual and not source.kernel_residual:
+                model.load_adding_residual(source)  # the correction starts at zero
             elif model.prefilter is not None and source.prefilter is None:
                 _load_without_prefilter(model, source)  # the prefilter comes from its own run
             else:

@@ -36,17 +36,24 @@ def _frame(rng, height, width):
 
 
 @pytest.fixture(params=["nearest", "bilinear", "bilinear+albedo_kernel", "bilinear+prefilter",
-                        "bilinear+prefilter+keep"])
+                        "bilinear+prefilter+keep", "bilinear+residual"])
 def checkpoint(tmp_path, request):
     config = load_config("tiny")
     config.model.output, config.model.kernel_scales = "kernel", 2
     config.model.kernel_upsample = request.param.split("+")[0]
     config.model.albedo_kernel = request.param.endswith("albedo_kernel")
+    config.model.kernel_residual = request.param.endswith("residual")
     if "prefilter" in request.param:  # the prefilter travels inside the model
         config.model.prefilter_width, config.model.prefilter_depth = 4, 2
         config.model.prefilter_keep = request.param.endswith("keep")  # and the noisy ones
     path = tmp_path / "tiny.pt"
-    save_checkpoint(path, build_model(config), config, step=3)
+    model = build_model(config)
+    if config.model.kernel_residual:  # a correction that is not zero, so it is exercised
+        import torch
+
+        with torch.no_grad():
+            model.out.bias[-3:] = torch.tensor([0.3, -0.2, 0.1])
+    save_checkpoint(path, model, config, step=3)
     return path
 
 

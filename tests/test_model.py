@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from mcdenoise.config import Config, ModelConfig
+from mcdenoise.config import Config, ConfigError, ModelConfig
 from mcdenoise.features import input_channels
 from mcdenoise.model import UNet, build_model
 
@@ -567,4 +569,56 @@ def test_albedo_kernel_needs_demodulation():
     config.input.features = ["normal", "depth"]
     config.model.albedo_kernel = True
     with pytest.raises(ConfigError, match="albedo_kernel needs model.demodulate"):
+        build_model(config)
+
+
+def _residual_model(kernel_residual: bool):
+    config = Config()
+    config.input.features = ["albedo", "normal"]
+    config.model = ModelConfig(enc_width=8, dec_width=8, depth=2, kernel_size=3,
+                               kernel_scales=2, kernel_residual=kernel_residual)
+    return build_model(config)
+
+
+def test_load_adding_residual_starts_as_the_source():
+    torch.manual_seed(0)
+    source, hybrid = _residual_model(False).eval(), _residual_model(True).eval()
+    with torch.no_grad():
+        source.out.weight.normal_(0.0, 0.1)
+        source.out.bias.normal_(0.0, 1.0)
+    hybrid.load_adding_residual(source)
+    assert hybrid.out.out_channels == source.out.out_channels + 3
+    assert not hybrid.out.weight[-3:].any() and not hybrid.out.bias[-3:].any()
+    x = torch.rand(2, 9, 24, 20)
+    with torch.no_grad():
+        before, after = source(x), hybrid(x)
+    assert torch.allclose(after, before, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="without model.kernel_residual"):
+        source.load_adding_residual(hybrid)
+
+
+def test_kernel_residual_reaches_what_no_kernel_can():
+    """A kernel's result is a convex combination of its neighbours: on a flat input it can
+    only give that value back. The correction scales (1 + v) by exp(r): here a constant
+    bias of log(2) on the red channel, with the kernels uniform."""
+    model = _residual_model(True).eval()
+    with torch.no_grad():
+        model.out.weight.zero_()
+        model.out.bias.zero_()
+        model.out.bias[-3] = math.log(2.0)
+    from mcdenoise.model import inverse_transform
+
+    x = torch.zeros(1, 9, 16, 16)
+    x[:, :3] = 0.6  # the tonemapped color: flat
+    linear = inverse_transform(torch.tensor(0.6), "tonemap").item()
+    with torch.no_grad():
+        out = model(x)[0]
+    assert torch.allclose(out[0], torch.full_like(out[0], 2 * (1 + linear) - 1), rtol=1e-4)
+    assert torch.allclose(out[1:], torch.full_like(out[1:], linear), rtol=1e-4)
+
+
+def test_kernel_residual_needs_kernels_of_a_color():
+    config = Config()
+    config.model.output, config.model.kernel_residual = "direct", True
+    with pytest.raises(ConfigError, match="kernel_residual"):
         build_model(config)

@@ -176,6 +176,14 @@ def test_init_from_fine_tunes_and_rejects_another_network(tmp_path):
     config.model.kernel_scales += 1  # a wider reach grows from the smaller network
     grown = train(config, show_progress=False)
     assert (grown / "checkpoints" / "last.pt").exists()
+    # model.kernel_residual: the correction starts at zero, so the first step starts from
+    # the source's output, and it trains away from zero
+    config.model.kernel_residual = True
+    hybrid = train(config, show_progress=False)
+    weights = load_checkpoint(hybrid / "checkpoints" / "last.pt")["model"]
+    source = load_checkpoint(grown / "checkpoints" / "last.pt")["model"]["out.weight"]
+    assert weights["out.weight"].shape[0] == source.shape[0] + 3
+    assert weights["out.weight"][-3:].abs().sum() > 0
     config.input.features = []
     runs = sorted((tmp_path / "runs").iterdir())
     with pytest.raises(Exception, match="its network does not match this config"):
