@@ -201,7 +201,9 @@ class Network(nn.Module):
             if correction is not None:  # (1 + v) * exp(r) - 1: relative where bright,
                 # additive where dark; the bilinear swap of the low band can leave a
                 # slightly negative v, which a zero correction keeps as it is
-                out = out + (torch.exp(correction.float()) - 1.0) * (1.0 + out.clamp(min=0.0))
+                # (|r| <= 8, a factor of 3000 either way: never an overflow to inf)
+                scale = torch.exp(correction.float().clamp(-8.0, 8.0)) - 1.0
+                out = out + scale * (1.0 + out.clamp(min=0.0))
         elif self.residual:
             out = out + inverse_transform(x[:, :self.filtered], self.transform).to(out.dtype)
         return out[..., :height, :width]
