@@ -59,11 +59,11 @@ class ModelConfig:
     # (full resolution) instead of the albedo as rendered, whose noise (depth of field,
     # motion blur, hair, fog at low spp) would otherwise come back into the result
     albedo_kernel: bool = False
-    # kernel: a hybrid output, the kernels' result plus a predicted per-pixel correction (3
-    # more channels of the last conv) applied as (1 + filtered) * exp(r) - 1 (additive in
-    # log(1 + v)): it can draw what no convex combination of the 5x5 neighbours holds, as
-    # a one-pixel geometry edge shared by few of them. --init-from a model without it starts
-    # the correction at zero, so it begins as that model does
+    # kernel: a hybrid output, the kernels' result corrected per pixel and channel by a
+    # predicted factor exp(r) (3 more channels of the last conv): it can reach values no
+    # convex combination of the 5x5 neighbours holds, as on a one-pixel geometry edge shared
+    # by few of them, and it leaves black black. --init-from a model without it starts the
+    # correction at zero, so it begins as that model does
     kernel_residual: bool = False
     # red30 and srresnet only: feature maps (0: red30 128, srresnet 64) and layers (red30:
     # conv + mirrored layers, 0: 30; srresnet: residual blocks, 0: 16)

@@ -97,8 +97,8 @@ class Network(nn.Module):
         # model.albedo_kernel: kernel_size^2 more logits, a kernel that filters the albedo
         # multiplied back into the demodulated result
         self.albedo_kernel = self.mix and bool(config.albedo_kernel)
-        # model.kernel_residual: 3 more channels, last, a correction added to the kernels'
-        # result in log(1 + v) (a hybrid of kernel and direct output)
+        # model.kernel_residual: 3 more channels, last, a per-pixel factor exp(r) on the
+        # kernels' result (a hybrid of kernel and direct output)
         self.kernel_residual = self.kernel_size > 0 and bool(config.kernel_residual)
         # model.prefilter_width: a model.task=aux network run first on the feature channels
         # (the input after the color), whose filtered albedo and normal replace the noisy
@@ -198,12 +198,11 @@ class Network(nn.Module):
             if self.kernel_residual:
                 out, correction = out[:, :-3], out[:, -3:]
             out = self.apply_kernels(out, x[:, :self.filtered], albedo)
-            if correction is not None:  # (1 + v) * exp(r) - 1: relative where bright,
-                # additive where dark; the bilinear swap of the low band can leave a
-                # slightly negative v, which a zero correction keeps as it is
-                # (|r| <= 8, a factor of 3000 either way: never an overflow to inf)
-                scale = torch.exp(correction.float().clamp(-8.0, 8.0)) - 1.0
-                out = out + scale * (1.0 + out.clamp(min=0.0))
+            if correction is not None:  # v * exp(r): relative, so black stays black (an
+                # additive term, (1 + v) * exp(r) - 1, lifted the boxes' black backgrounds:
+                # -5 dB on the field's Cornell box, docs/benchmarks.md "Session 31");
+                # |r| <= 8, a factor of 3000 either way: never an overflow to inf
+                out = out * torch.exp(correction.float().clamp(-8.0, 8.0))
         elif self.residual:
             out = out + inverse_transform(x[:, :self.filtered], self.transform).to(out.dtype)
         return out[..., :height, :width]

@@ -599,8 +599,8 @@ def test_load_adding_residual_starts_as_the_source():
 
 def test_kernel_residual_reaches_what_no_kernel_can():
     """A kernel's result is a convex combination of its neighbours: on a flat input it can
-    only give that value back. The correction scales (1 + v) by exp(r): here a constant
-    bias of log(2) on the red channel, with the kernels uniform."""
+    only give that value back. The correction scales it by exp(r): here a constant bias of
+    log(2) on the red channel, with the kernels uniform; black stays black."""
     model = _residual_model(True).eval()
     with torch.no_grad():
         model.out.weight.zero_()
@@ -613,8 +613,11 @@ def test_kernel_residual_reaches_what_no_kernel_can():
     linear = inverse_transform(torch.tensor(0.6), "tonemap").item()
     with torch.no_grad():
         out = model(x)[0]
-    assert torch.allclose(out[0], torch.full_like(out[0], 2 * (1 + linear) - 1), rtol=1e-4)
+    assert torch.allclose(out[0], torch.full_like(out[0], 2 * linear), rtol=1e-4)
     assert torch.allclose(out[1:], torch.full_like(out[1:], linear), rtol=1e-4)
+    x[:, :3] = 0.0  # a black frame: no correction lifts it
+    with torch.no_grad():
+        assert not model(x).any()
 
 
 def test_kernel_residual_needs_kernels_of_a_color():
