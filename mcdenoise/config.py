@@ -147,7 +147,8 @@ class TrainConfig:
     image_every: int = 5000
     ckpt_every: int = 5000
     init_from: str | None = None  # start from these weights (fine-tuning)
-    # model.prefilter_width: the trained prefilter (a --config aux checkpoint or model)
+    # model.prefilter_width: the trained prefilter (a --config aux checkpoint or model, or a
+    # color model that carries one, such as the bundled default)
     prefilter_from: str | None = None
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
 

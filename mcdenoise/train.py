@@ -32,7 +32,7 @@ from mcdenoise.data import build_datasets
 from mcdenoise.device import Ranks, pick_device, torchrun_ranks
 from mcdenoise.loss import build_loss
 from mcdenoise.metrics import psnr, psnr_tonemapped, relmse, tonemap
-from mcdenoise.model import Network, build_model, check_prefilter
+from mcdenoise.model import Network, build_model, check_prefilter, prefilter_config
 
 log = logging.getLogger(__name__)
 
@@ -204,12 +204,16 @@ def _load_without_prefilter(model: Network, source: Network) -> None:
 
 
 def _load_prefilter(model: Network, config: Config) -> None:
-    """The trained prefilter of train.prefilter_from into ``model.prefilter``."""
+    """The trained prefilter of train.prefilter_from (an aux model, or a color model
+    carrying one) into ``model.prefilter``."""
     path = config.train.prefilter_from
     if not path:
         raise McdenoiseError("model.prefilter_width needs train.prefilter_from: a prefilter "
                              "trained with --config aux")
     source, source_config = load_network(path)
+    if source_config.model.task == "color" and source.prefilter is not None:
+        # a color model that carries one (the bundled default): its prefilter is taken
+        source_config, source = prefilter_config(source_config), source.prefilter
     check_prefilter(config, source_config, path)
     model.prefilter.load_state_dict(source.state_dict())
 

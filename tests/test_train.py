@@ -434,6 +434,16 @@ def test_a_color_model_trains_behind_a_frozen_prefilter_that_ships_inside_it(tmp
     assert torch.equal(joined["out.weight"], load_checkpoint(tmp_path / "color.pt")["model"]
                        ["out.weight"])
     assert load_model(attached, device="cpu").prefilter is not None
+    # train.prefilter_from also takes a color model that carries a prefilter (the bundled
+    # default): a new color network trains from scratch behind that prefilter
+    behind = _config(tmp_path, steps=2, name="behind", prefilter_from=str(attached))
+    behind.data.path = aux.data.path
+    behind.model.prefilter_width, behind.model.prefilter_depth = 4, 2
+    behind.model.prefilter_tail = 3
+    weights = load_checkpoint(train(behind, show_progress=False) / "checkpoints"
+                              / "last.pt")["model"]
+    for name, value in trained.items():
+        assert torch.equal(weights[f"prefilter.{name}"], value), name
     twice = CliRunner().invoke(main, ["export", str(attached), "-o",
                                       str(tmp_path / "2.safetensors"), "--prefilter",
                                       str(prefilter)])
