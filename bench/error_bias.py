@@ -67,11 +67,9 @@ def main() -> None:
     methods = {}
     for item in args.model or ["bundled="]:
         name, _, path = item.partition("=")
-        denoiser = load_model(path or None, device="cpu", precision="fp32")
-        methods[name] = (lambda d: lambda f: d.denoise(f.color, f.albedo, f.normal, f.depth))(
-            denoiser)
-    methods["oidn"] = lambda f: oidn_denoise(f.color, f.albedo, f.normal)
-    methods["noisy"] = lambda f: f.color
+        methods[name] = load_model(path or None, device="cpu", precision="fp32").denoise
+    methods["oidn"] = lambda color, albedo, normal, depth: oidn_denoise(color, albedo, normal)
+    methods["noisy"] = lambda color, *_: color
 
     rows = []
     for scene, renders in sorted(find_renders(args.data, (args.spp,)).items()):
@@ -85,7 +83,8 @@ def main() -> None:
         masks = regions(reference)
         frames = [load_frame(r.path) for r in seeds]
         for method, denoise in methods.items():
-            parts = split([denoise(f) for f in frames], reference.color)
+            parts = split([denoise(f.color, f.albedo, f.normal, f.depth) for f in frames],
+                          reference.color)
             for part, values in parts.items():
                 cells = [float((values * masks[r]).mean()) for r in REGIONS]
                 rows.append((scene, len(frames), method, part, float(values.mean()), cells))
