@@ -47,6 +47,16 @@ def split(outputs: list[np.ndarray], reference: np.ndarray) -> dict[str, torch.T
     return {"total": total, "bias": bias, "variance": variance}
 
 
+def means(rows: list[tuple]) -> list[tuple]:
+    """The mean over scenes of each method's part: rows like main's, scene "**mean**"."""
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for _scene, _seeds, method, part, whole, cells in rows:
+        groups.setdefault((method, part), []).append((whole, cells))
+    return [("**mean**", len(group), method, part, float(np.mean([w for w, _ in group])),
+             [float(c) for c in np.mean([c for _, c in group], axis=0)])
+            for (method, part), group in groups.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data")
@@ -93,10 +103,12 @@ def main() -> None:
                  f"{args.spp} spp")
     print(f"| scene | seeds | method | part | all | {' | '.join(REGIONS)} |")
     print("| --- | ---: | --- | --- | ---: |" + " ---: |" * len(REGIONS))
-    for scene, n, method, part, whole, cells in rows:
+    scenes = {row[0] for row in rows}
+    for scene, n, method, part, whole, cells in rows + (means(rows) if len(scenes) > 1 else []):
         print(f"| {scene} | {n} | {method} | {part} | {whole * 1e5:.2f} | "
               + " | ".join(f"{c * 1e5:.2f}" for c in cells) + " |")
-    print(f"(tonemapped squared error per image pixel, x 1e-5, at {args.spp} spp)")
+    print(f"(tonemapped squared error per image pixel, x 1e-5, at {args.spp} spp; the mean "
+          "rows: over scenes, their seeds column the number of scenes)")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,17 @@ def test_split_adds_up_and_finds_a_constant_offset():
                                (parts["bias"] + parts["variance"]).numpy(), rtol=1e-4,
                                atol=1e-9)
     assert float(parts["bias"].mean()) < 0.1 * float(parts["variance"].mean())
+
+
+def test_means_average_each_method_and_part_over_scenes():
+    rows = [("a", 4, "m", "bias", 1.0, [0.5, 0.25, 0.25]),
+            ("a", 4, "m", "variance", 3.0, [1.0, 1.0, 1.0]),
+            ("b", 4, "m", "bias", 2.0, [1.0, 0.5, 0.5]),
+            ("b", 4, "m", "variance", 5.0, [2.0, 2.0, 1.0]),
+            ("a", 4, "oidn", "bias", 0.5, [0.5, 0.0, 0.0])]
+    table = {(method, part): (n, whole, cells)
+             for scene, n, method, part, whole, cells in error_bias.means(rows)}
+    assert set(table) == {("m", "bias"), ("m", "variance"), ("oidn", "bias")}
+    assert table[("m", "bias")] == (2, 1.5, [0.75, 0.375, 0.375])
+    assert table[("m", "variance")] == (2, 4.0, [1.5, 1.5, 1.0])
+    assert table[("oidn", "bias")] == (1, 0.5, [0.5, 0.0, 0.0])
