@@ -247,6 +247,8 @@ def _check_choice(key: str, value: Any, source: str) -> None:
                           f"got {value!r}")
     if key == "model.kernel_size" and (value < 1 or value % 2 == 0):
         raise ConfigError(f"{source}: model.kernel_size must be odd and >= 1, got {value!r}")
+    if key in ("train.val_every", "train.ckpt_every") and value < 1:
+        raise ConfigError(f"{source}: {key} must be a number of steps >= 1, got {value!r}")
     if key in ("data.spp", "data.target_spp") and any(v < 1 for v in value):
         raise ConfigError(f"{source}: {key} must list sample counts >= 1, got {value!r}")
     if key == "input.features":

@@ -57,6 +57,8 @@ def test_yaml_round_trip(tmp_path):
     ({"train": 3}, "section 'train' must be a mapping"),
     ({"data": {"target_spp": [64, 0]}}, r"data.target_spp must list sample counts >= 1"),
     ({"data": {"spp": "x"}}, "data.spp must be int"),
+    ({"train": {"val_every": 0}}, r"train.val_every must be a number of steps >= 1"),
+    ({"train": {"ckpt_every": -5}}, r"train.ckpt_every must be a number of steps >= 1"),
 ])
 def test_bad_config_values_are_errors(data, message):
     with pytest.raises(ConfigError, match=message):
